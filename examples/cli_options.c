@@ -1,0 +1,2 @@
+/* command-line parsing helpers shared by vsr-cli and vsr-bench */
+#include <libvsr/vsr.h>

@@ -1,0 +1,125 @@
+/*
+ * vsr_frame: a reference-counted picture.
+ *
+ * A frame is immutable once shared: libvsr never writes into a frame it
+ * received, and a caller must not write into a frame libvsr returned while
+ * another reference to it exists. sizeof(vsr_frame) is not part of the ABI;
+ * frames are only handled through pointers and the functions below.
+ *
+ * Thread-safety: vsr_frame_ref()/vsr_frame_unref() are safe from any thread;
+ * a frame may be read from several threads at once.
+ */
+#ifndef LIBVSR_FRAME_H
+#define LIBVSR_FRAME_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vsr_frame vsr_frame;
+
+/**
+ * Pixel formats libvsr names. Multi-byte samples are little-endian, high
+ * bit-depth formats hold their samples in the low bits of 16-bit words
+ * (as FFmpeg's ...10le formats). Decoders may return formats without a
+ * name here: they are VSR_PIXFMT_OTHER and vsr_frame_format_name() gives
+ * FFmpeg's name for them; libvsr converts them like any other.
+ */
+typedef enum vsr_pixfmt {
+    VSR_PIXFMT_NONE = 0,
+    VSR_PIXFMT_RGBF32 = 1,   /**< planar float R, G, B, nominal range [0,1]: the models' layout */
+    VSR_PIXFMT_RGB24 = 2,    /**< packed 8-bit R, G, B */
+    VSR_PIXFMT_RGB48 = 3,    /**< packed 16-bit R, G, B */
+    VSR_PIXFMT_YUV420P = 10,
+    VSR_PIXFMT_YUV422P = 11,
+    VSR_PIXFMT_YUV444P = 12,
+    VSR_PIXFMT_YUV420P10 = 13,
+    VSR_PIXFMT_YUV422P10 = 14,
+    VSR_PIXFMT_YUV444P10 = 15,
+    VSR_PIXFMT_NV12 = 16,
+    VSR_PIXFMT_P010 = 17,
+    VSR_PIXFMT_GBRP = 18,
+    VSR_PIXFMT_GBRP10 = 19,
+    VSR_PIXFMT_GRAY8 = 20,
+    VSR_PIXFMT_YUVJ420P = 21, /**< full-range 4:2:0 as MJPEG decoders return it */
+    VSR_PIXFMT_OTHER = 1000,
+} vsr_pixfmt;
+
+/**
+ * Colour description, in the code points of ITU-T H.273 (the same numbers
+ * FFmpeg uses): matrix 1 = BT.709, 5/6 = BT.601, 9 = BT.2020 NCL;
+ * range 0 = unspecified, 1 = limited ("tv"), 2 = full ("pc").
+ * 2 = unspecified for primaries, transfer and matrix.
+ */
+typedef struct vsr_colour {
+    int matrix;
+    int range;
+    int primaries;
+    int transfer;
+    int chroma_location; /**< 0 unspecified, 1 left (MPEG-2), 2 center (JPEG), ... */
+} vsr_colour;
+
+/** A new frame of the given format and size, with uninitialised pixels.
+ *  RGBF32 frames are one contiguous block: plane p starts at p*width*height
+ *  floats and rows are width floats apart (a CHW tensor). */
+VSR_API int vsr_frame_alloc(vsr_frame **out, vsr_pixfmt format, int width, int height);
+
+/**
+ * A frame over caller-owned memory, without copying. data/linesize give
+ * each plane (packed formats use plane 0). free_cb(opaque) is called once
+ * when the last reference goes away (may be NULL). The memory must stay
+ * valid and unchanged until then.
+ */
+VSR_API int vsr_frame_wrap(vsr_frame **out, vsr_pixfmt format, int width, int height,
+                           uint8_t *const data[4], const ptrdiff_t linesize[4],
+                           void (*free_cb)(void *opaque), void *opaque);
+
+/** A new reference to f (never fails for a valid frame). */
+VSR_API vsr_frame *vsr_frame_ref(vsr_frame *f);
+
+/** Drop a reference and set *f to NULL. Accepts NULL and &NULL. */
+VSR_API void vsr_frame_unref(vsr_frame **f);
+
+VSR_API int vsr_frame_width(const vsr_frame *f);
+VSR_API int vsr_frame_height(const vsr_frame *f);
+VSR_API vsr_pixfmt vsr_frame_format(const vsr_frame *f);
+/** FFmpeg's name for the exact format, e.g. "yuv420p10le"; "rgbf32" for RGBF32. */
+VSR_API const char *vsr_frame_format_name(const vsr_frame *f);
+/** Bits per sample of the format (8, 10, 12, 16, 32 for float). */
+VSR_API int vsr_frame_bit_depth(const vsr_frame *f);
+
+/** Number of planes, and each plane's pointer, stride in bytes, and size in
+ *  samples. For RGBF32, plane 0 is R, 1 is G and 2 is B. */
+VSR_API int vsr_frame_planes(const vsr_frame *f);
+VSR_API uint8_t *vsr_frame_data(const vsr_frame *f, int plane);
+VSR_API ptrdiff_t vsr_frame_linesize(const vsr_frame *f, int plane);
+VSR_API int vsr_frame_plane_width(const vsr_frame *f, int plane);
+VSR_API int vsr_frame_plane_height(const vsr_frame *f, int plane);
+
+/** Presentation time in units of the frame's time base; INT64_MIN if unknown. */
+VSR_API int64_t vsr_frame_pts(const vsr_frame *f);
+VSR_API void vsr_frame_set_pts(vsr_frame *f, int64_t pts);
+/** Duration in time-base units, 0 if unknown. */
+VSR_API int64_t vsr_frame_duration(const vsr_frame *f);
+VSR_API void vsr_frame_set_duration(vsr_frame *f, int64_t duration);
+VSR_API vsr_rational vsr_frame_time_base(const vsr_frame *f);
+VSR_API void vsr_frame_set_time_base(vsr_frame *f, vsr_rational tb);
+
+VSR_API void vsr_frame_get_colour(const vsr_frame *f, vsr_colour *c);
+VSR_API void vsr_frame_set_colour(vsr_frame *f, const vsr_colour *c);
+
+/**
+ * Convert src to another format and/or size (RGB <-> YUV with src's matrix
+ * and range; a resize uses a bicubic filter). Copies pts, time base and
+ * colour description. Useful to hand RGB24 to a caller or to feed RGB.
+ */
+VSR_API int vsr_frame_convert(vsr_frame **out, const vsr_frame *src, vsr_pixfmt format,
+                              int width, int height);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBVSR_FRAME_H */

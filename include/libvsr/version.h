@@ -1,0 +1,39 @@
+/*
+ * libvsr version: the API version of these headers and of the library at
+ * run time. meson.build reads the numbers below, so they are the single
+ * source of the library's version and SONAME (the major number).
+ */
+#ifndef LIBVSR_VERSION_H
+#define LIBVSR_VERSION_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VSR_API_VERSION_MAJOR 0
+#define VSR_API_VERSION_MINOR 1
+#define VSR_API_VERSION_PATCH 0
+
+#define VSR_VERSION_INT(a, b, c) (((a) << 16) | ((b) << 8) | (c))
+#define VSR_API_VERSION \
+    VSR_VERSION_INT(VSR_API_VERSION_MAJOR, VSR_API_VERSION_MINOR, VSR_API_VERSION_PATCH)
+
+/** Run-time API version of the loaded library, VSR_VERSION_INT form. A program
+ *  built against headers newer than the library it runs with should refuse
+ *  to start (compare the major and minor numbers). */
+VSR_API unsigned vsr_version(void);
+
+/** Version string of the library, e.g. "0.1.0". */
+VSR_API const char *vsr_version_string(void);
+
+/** One line describing the build: FFmpeg and libtorch versions, whether
+ *  the CUDA runtime is linked, compiler. */
+VSR_API const char *vsr_build_info(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBVSR_VERSION_H */

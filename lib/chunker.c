@@ -1,0 +1,2 @@
+/* chunker: not written yet. */
+#include "internal.h"

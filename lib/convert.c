@@ -1,0 +1,2 @@
+/* convert: not written yet. */
+#include "internal.h"

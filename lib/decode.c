@@ -1,0 +1,2 @@
+/* decode: not written yet. */
+#include "internal.h"

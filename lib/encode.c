@@ -1,0 +1,2 @@
+/* encode: not written yet. */
+#include "internal.h"

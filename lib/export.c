@@ -1,0 +1,2 @@
+/* export: not written yet. */
+#include "internal.h"

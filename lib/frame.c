@@ -1,0 +1,2 @@
+/* frame: not written yet. */
+#include "internal.h"

@@ -1,0 +1,75 @@
+/*
+ * Internal helpers shared by every module of libvsr (not installed).
+ * Internal names start with vsri_; only vsr_* names are exported.
+ */
+#ifndef LIBVSR_INTERNAL_H
+#define LIBVSR_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "libvsr/vsr.h"
+
+#if defined(__GNUC__)
+#  define VSRI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#  define VSRI_PRINTF(a, b)
+#endif
+
+/* True when a caller-sized struct (first member: uint32_t size) is large
+ * enough to hold `field`: older callers pass smaller structs. */
+#define VSRI_HAS_FIELD(s, type, field) \
+    ((s)->size >= offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* Copy a caller struct of possibly older (smaller) size over defaults:
+ * fields the caller's version does not know keep their default value. */
+#define VSRI_COPY_SETTINGS(dst, src) vsri_copy_settings((dst), (src), sizeof(*(dst)))
+int vsri_copy_settings(void *dst, const void *src, size_t full_size);
+
+/* Record the detail of a failure for vsr_last_error() on this thread, log
+ * it at error level, and return code (so: return vsri_error(...);). */
+int vsri_error(int code, const char *fmt, ...) VSRI_PRINTF(2, 3);
+/* Same, without logging (for errors the caller may well expect, e.g. EOF). */
+int vsri_error_quiet(int code, const char *fmt, ...) VSRI_PRINTF(2, 3);
+/* Set the thread's last error from a message produced on another thread. */
+void vsri_set_last_error(const char *msg);
+
+/* Log through the global sink (or a session's, see vsri_log_to). */
+void vsri_log(int level, const char *fmt, ...) VSRI_PRINTF(2, 3);
+void vsri_vlog(int level, const char *fmt, va_list ap);
+void vsri_log_to(vsr_log_callback cb, void *user, int level, const char *fmt, ...) VSRI_PRINTF(4, 5);
+
+/* Monotonic clock in nanoseconds. */
+int64_t vsri_now_ns(void);
+
+/* Growable string (for JSON, CSV and message building). On allocation
+ * failure `oom` is set and further appends are ignored. */
+typedef struct vsri_strbuf {
+    char *data;
+    size_t len;
+    size_t cap;
+    int oom;
+} vsri_strbuf;
+
+void vsri_sb_init(vsri_strbuf *sb);
+void vsri_sb_free(vsri_strbuf *sb);
+void vsri_sb_append(vsri_strbuf *sb, const char *s, size_t n);
+void vsri_sb_puts(vsri_strbuf *sb, const char *s);
+void vsri_sb_printf(vsri_strbuf *sb, const char *fmt, ...) VSRI_PRINTF(2, 3);
+/* Append s as a JSON string literal, quotes included (NULL gives null). */
+void vsri_sb_json_string(vsri_strbuf *sb, const char *s);
+/* Append a double as JSON (NaN and infinities become null). */
+void vsri_sb_json_number(vsri_strbuf *sb, double v);
+/* Take the buffer (caller frees with free()); NULL if it ran out of memory. */
+char *vsri_sb_take(vsri_strbuf *sb);
+
+/* Write a whole buffer to path atomically: path.tmp, fsync-free rename. */
+int vsri_write_file_atomic(const char *path, const char *data, size_t len);
+/* Read a whole file (NUL-terminated; caller frees). max_size refuses larger files. */
+int vsri_read_file(const char *path, size_t max_size, char **data, size_t *len);
+
+/* Safe string copy into a fixed buffer (always NUL-terminated). */
+void vsri_strlcpy(char *dst, const char *src, size_t cap);
+
+#endif /* LIBVSR_INTERNAL_H */

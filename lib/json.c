@@ -1,0 +1,2 @@
+/* json: not written yet. */
+#include "internal.h"

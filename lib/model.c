@@ -1,0 +1,2 @@
+/* model: not written yet. */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* modelcard: not written yet. */
+#include "internal.h"

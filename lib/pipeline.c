@@ -1,0 +1,2 @@
+/* pipeline: not written yet. */
+#include "internal.h"

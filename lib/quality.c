@@ -1,0 +1,2 @@
+/* quality: not written yet. */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* queue: not written yet. */
+#include "internal.h"

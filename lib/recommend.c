@@ -1,0 +1,2 @@
+/* recommend: not written yet. */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* resume: not written yet. */
+#include "internal.h"

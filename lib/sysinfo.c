@@ -1,0 +1,2 @@
+/* sysinfo: not written yet. */
+#include "internal.h"

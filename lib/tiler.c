@@ -1,0 +1,2 @@
+/* tiler: not written yet. */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* tracker: not written yet. */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* placeholder */
+#include "torch_shim.h"

@@ -1,0 +1,61 @@
+/* Minimal test helpers: CHECK records a failure and goes on; a test
+ * program returns test_result() (non-zero if anything failed, 77 = skip). */
+#ifndef VSR_TESTUTIL_H
+#define VSR_TESTUTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int test_failures;
+static int test_checks;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        test_checks++;                                                               \
+        if (!(cond)) {                                                               \
+            test_failures++;                                                         \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                         \
+    do {                                                                             \
+        test_checks++;                                                               \
+        if (!(cond)) {                                                               \
+            test_failures++;                                                         \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                            \
+            fputc('\n', stderr);                                                     \
+        }                                                                            \
+    } while (0)
+
+#define CHECK_EQ_INT(a, b)                                                                      \
+    do {                                                                                        \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                                   \
+        test_checks++;                                                                          \
+        if (va_ != vb_) {                                                                       \
+            test_failures++;                                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", __FILE__, __LINE__, \
+                    #a, #b, va_, vb_);                                                          \
+        }                                                                                       \
+    } while (0)
+
+/* Directory from an environment variable set by tests/meson.build. */
+static inline const char *test_env(const char *name)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        fprintf(stderr, "environment variable %s is not set (run through meson test)\n", name);
+        exit(1);
+    }
+    return v;
+}
+
+static inline int test_result(const char *name)
+{
+    fprintf(stderr, "%s: %d checks, %d failed\n", name, test_checks, test_failures);
+    return test_failures ? 1 : 0;
+}
+
+#endif
