@@ -1,2 +1,651 @@
-/* decode: not written yet. */
-#include "internal.h"
+/*
+ * vsr_input: demux and decode the video stream of a file or memory buffer,
+ * sequentially. Damage is survived: a corrupt packet is skipped, a read
+ * error ends the stream early, and both are counted so the caller can say
+ * that the output holds every frame that could be decoded. Sizes from the
+ * file are checked against limits before anything is allocated for them.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/hwcontext.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
+
+#include "frame_internal.h"
+#include "stream_internal.h"
+
+typedef struct packet_node {
+    AVPacket *pkt;
+    struct packet_node *next;
+} packet_node;
+
+struct vsr_input {
+    char *name;              /* "'path'" or "memory buffer", for messages */
+    char *path;
+    vsr_input_settings s;
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    int vidx;
+    AVPacket *pkt;
+    AVFrame *frm;
+    AVFrame *sw_frm;         /* download target for hardware frames */
+    AVBufferRef *hw_device;
+    int flushing;
+    int finished;
+    int64_t frames;
+    int64_t next_pts;
+
+    int damage;
+    char damage_msg[512];
+    int64_t read_end_us;     /* latest packet end time read, any stream */
+
+    /* memory input */
+    AVIOContext *avio;
+    const uint8_t *mem;
+    size_t mem_size, mem_pos;
+
+    /* packets of other streams, queued for an output that copies them */
+    pthread_mutex_t lock;
+    uint8_t *keep;
+    packet_node *head, *tail;
+    int packets_done;
+};
+
+void vsr_input_settings_default(vsr_input_settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->size = sizeof(*s);
+    s->threads = 0;
+    s->hwdec = NULL;
+    s->max_width = 16384;
+    s->max_height = 16384;
+    s->max_pixels = (int64_t)8192 * 8192;
+    s->max_frames = 0;
+    s->stream_index = -1;
+}
+
+static void note_damage(vsr_input *in, const char *fmt, ...) VSRI_PRINTF(2, 3);
+static void note_damage(vsr_input *in, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!in->damage++)
+        snprintf(in->damage_msg, sizeof(in->damage_msg), "input %s: %s", in->name, msg);
+    /* Say it once, then only count: a badly damaged file can have thousands. */
+    if (in->damage <= 3)
+        vsri_log(VSR_LOG_WARNING, "input %s: %s", in->name, msg);
+    else if (in->damage == 4)
+        vsri_log(VSR_LOG_WARNING, "input %s: more damage; further messages suppressed", in->name);
+}
+
+static int check_limits(const vsr_input *in, int w, int h, const char *where)
+{
+    if (w <= 0 && h <= 0)
+        return 0; /* not known yet */
+    if (w > in->s.max_width || h > in->s.max_height || (int64_t)w * h > in->s.max_pixels)
+        return vsri_error(VSR_ERROR_LIMIT,
+                          "input %s: %s says %dx%d, above the limit of %dx%d and %lld pixels "
+                          "(vsr_input_settings.max_width/max_height/max_pixels)",
+                          in->name, where, w, h, in->s.max_width, in->s.max_height,
+                          (long long)in->s.max_pixels);
+    return 0;
+}
+
+static int mem_read(void *opaque, uint8_t *buf, int size)
+{
+    vsr_input *in = opaque;
+    size_t left = in->mem_size - in->mem_pos;
+    if (!left)
+        return AVERROR_EOF;
+    size_t n = (size_t)size < left ? (size_t)size : left;
+    memcpy(buf, in->mem + in->mem_pos, n);
+    in->mem_pos += n;
+    return (int)n;
+}
+
+static int64_t mem_seek(void *opaque, int64_t offset, int whence)
+{
+    vsr_input *in = opaque;
+    if (whence & AVSEEK_SIZE)
+        return (int64_t)in->mem_size;
+    int64_t base = 0;
+    switch (whence & ~AVSEEK_FORCE) {
+    case SEEK_SET: base = 0; break;
+    case SEEK_CUR: base = (int64_t)in->mem_pos; break;
+    case SEEK_END: base = (int64_t)in->mem_size; break;
+    default: return AVERROR(EINVAL);
+    }
+    int64_t pos = base + offset;
+    if (pos < 0 || pos > (int64_t)in->mem_size)
+        return AVERROR(EINVAL);
+    in->mem_pos = (size_t)pos;
+    return pos;
+}
+
+static enum AVPixelFormat pick_hw_format(AVCodecContext *ctx, const enum AVPixelFormat *fmts)
+{
+    (void)ctx;
+    for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++)
+        if (*p == AV_PIX_FMT_CUDA)
+            return *p;
+    /* the decoder cannot use CUDA for this stream: take its software format */
+    return fmts[0];
+}
+
+static int open_decoder(vsr_input *in)
+{
+    AVStream *st = in->fmt->streams[in->vidx];
+    const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
+    if (!codec)
+        return vsri_error(VSR_ERROR_INPUT, "input %s: no decoder for video codec '%s'", in->name,
+                          avcodec_get_name(st->codecpar->codec_id));
+    in->dec = avcodec_alloc_context3(codec);
+    if (!in->dec)
+        return VSR_ENOMEM;
+    int ret = avcodec_parameters_to_context(in->dec, st->codecpar);
+    if (ret < 0)
+        return vsri_error(VSR_ERROR_INPUT, "input %s: stream %d: %s", in->name, in->vidx, vsr_strerror(ret));
+    in->dec->pkt_timebase = st->time_base;
+    in->dec->thread_count = in->s.threads;
+    in->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    /* the decoder refuses larger pictures before allocating them */
+    in->dec->max_pixels = in->s.max_pixels;
+    if (in->s.hwdec && *in->s.hwdec && strcmp(in->s.hwdec, "none") != 0) {
+        if (strcmp(in->s.hwdec, "cuda") != 0)
+            return vsri_error(VSR_EINVAL, "input %s: hwdec '%s' is not supported (use 'cuda' or 'none')",
+                              in->name, in->s.hwdec);
+        ret = av_hwdevice_ctx_create(&in->hw_device, AV_HWDEVICE_TYPE_CUDA, NULL, NULL, 0);
+        if (ret < 0)
+            return vsri_error(VSR_ERROR_DEVICE, "input %s: hardware decoding 'cuda' is not available: %s",
+                              in->name, vsr_strerror(ret));
+        in->dec->hw_device_ctx = av_buffer_ref(in->hw_device);
+        if (!in->dec->hw_device_ctx)
+            return VSR_ENOMEM;
+        in->dec->get_format = pick_hw_format;
+    }
+    ret = avcodec_open2(in->dec, codec, NULL);
+    if (ret < 0)
+        return vsri_error(VSR_ERROR_INPUT, "input %s: cannot open the %s decoder: %s", in->name,
+                          codec->name, vsr_strerror(ret));
+    return 0;
+}
+
+static int open_common(vsr_input *in, const char *url)
+{
+    AVDictionary *opts = NULL;
+    int ret = avformat_open_input(&in->fmt, url, NULL, &opts);
+    av_dict_free(&opts);
+    if (ret < 0) {
+        if (ret == AVERROR(ENOENT))
+            return vsri_error(VSR_ERROR_INPUT, "input %s: no such file", in->name);
+        if (ret == AVERROR_INVALIDDATA)
+            return vsri_error(VSR_ERROR_INPUT, "input %s: not a video file FFmpeg can read (%s)",
+                              in->name, vsr_strerror(ret));
+        return vsri_error(VSR_ERROR_INPUT, "input %s: %s", in->name, vsr_strerror(ret));
+    }
+    /* Headers like YUV4MPEG give the size before any packet is read:
+     * refuse absurd sizes before find_stream_info reads (and allocates)
+     * a first frame. */
+    for (unsigned i = 0; i < in->fmt->nb_streams; i++) {
+        AVCodecParameters *p = in->fmt->streams[i]->codecpar;
+        if (p->codec_type == AVMEDIA_TYPE_VIDEO) {
+            ret = check_limits(in, p->width, p->height, "the header");
+            if (ret < 0)
+                return ret;
+        }
+    }
+    ret = avformat_find_stream_info(in->fmt, NULL);
+    if (ret < 0)
+        return vsri_error(VSR_ERROR_INPUT, "input %s: cannot read stream information: %s", in->name,
+                          vsr_strerror(ret));
+    ret = av_find_best_stream(in->fmt, AVMEDIA_TYPE_VIDEO, in->s.stream_index, -1, NULL, 0);
+    if (ret < 0 && in->s.stream_index >= 0)
+        return vsri_error(VSR_ERROR_INPUT, "input %s: stream %d is not a video stream", in->name,
+                          in->s.stream_index);
+    if (ret < 0)
+        return vsri_error(VSR_ERROR_INPUT, "input %s: no video stream", in->name);
+    in->vidx = ret;
+    AVStream *st = in->fmt->streams[in->vidx];
+    ret = check_limits(in, st->codecpar->width, st->codecpar->height, "the video stream");
+    if (ret < 0)
+        return ret;
+    ret = open_decoder(in);
+    if (ret < 0)
+        return ret;
+    in->pkt = av_packet_alloc();
+    in->frm = av_frame_alloc();
+    in->sw_frm = av_frame_alloc();
+    if (!in->pkt || !in->frm || !in->sw_frm)
+        return VSR_ENOMEM;
+    in->next_pts = AV_NOPTS_VALUE;
+    return 0;
+}
+
+static vsr_input *input_new(const vsr_input_settings *s, const char *name, const char *path)
+{
+    vsr_input *in = calloc(1, sizeof(*in));
+    if (!in)
+        return NULL;
+    vsr_input_settings_default(&in->s);
+    if (s && VSRI_COPY_SETTINGS(&in->s, s) < 0) {
+        free(in);
+        return NULL;
+    }
+    pthread_mutex_init(&in->lock, NULL);
+    in->vidx = -1;
+    size_t n = strlen(name) + 3;
+    in->name = malloc(n);
+    in->path = path ? strdup(path) : NULL;
+    if (!in->name || (path && !in->path)) {
+        vsr_input_close(&in);
+        return NULL;
+    }
+    snprintf(in->name, n, path ? "'%s'" : "%s", name);
+    return in;
+}
+
+static int validate_settings(const vsr_input_settings *s)
+{
+    if (!s)
+        return 0;
+    vsr_input_settings t;
+    vsr_input_settings_default(&t);
+    int err = VSRI_COPY_SETTINGS(&t, s);
+    if (err < 0)
+        return err;
+    if (t.max_width <= 0 || t.max_height <= 0 || t.max_pixels <= 0)
+        return vsri_error(VSR_EINVAL, "input settings: max_width, max_height and max_pixels must be positive");
+    if (t.threads < 0 || t.max_frames < 0)
+        return vsri_error(VSR_EINVAL, "input settings: threads and max_frames must not be negative");
+    return 0;
+}
+
+int vsr_input_open(vsr_input **out, const char *path, const vsr_input_settings *s)
+{
+    *out = NULL;
+    if (!path || !*path)
+        return vsri_error(VSR_EINVAL, "vsr_input_open: no path");
+    int err = validate_settings(s);
+    if (err < 0)
+        return err;
+    vsr_input *in = input_new(s, path, path);
+    if (!in)
+        return VSR_ENOMEM;
+    err = open_common(in, path);
+    if (err < 0) {
+        vsr_input_close(&in);
+        return err;
+    }
+    *out = in;
+    return 0;
+}
+
+int vsr_input_open_buffer(vsr_input **out, const uint8_t *data, size_t size, const vsr_input_settings *s)
+{
+    *out = NULL;
+    if (!data && size)
+        return vsri_error(VSR_EINVAL, "vsr_input_open_buffer: no data");
+    int err = validate_settings(s);
+    if (err < 0)
+        return err;
+    vsr_input *in = input_new(s, "memory buffer", NULL);
+    if (!in)
+        return VSR_ENOMEM;
+    in->mem = data;
+    in->mem_size = size;
+    const int bufsize = 32768;
+    uint8_t *iobuf = av_malloc(bufsize);
+    in->fmt = avformat_alloc_context();
+    if (iobuf)
+        in->avio = avio_alloc_context(iobuf, bufsize, 0, in, mem_read, NULL, mem_seek);
+    if (!in->avio || !in->fmt) {
+        if (!in->avio)
+            av_free(iobuf);
+        vsr_input_close(&in);
+        return VSR_ENOMEM;
+    }
+    in->fmt->pb = in->avio;
+    in->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+    err = open_common(in, NULL);
+    if (err < 0) {
+        vsr_input_close(&in);
+        return err;
+    }
+    *out = in;
+    return 0;
+}
+
+static void copy_name(char *dst, size_t cap, const char *src)
+{
+    vsri_strlcpy(dst, src ? src : "", cap);
+}
+
+int vsr_input_get_info(const vsr_input *in, vsr_input_info *info)
+{
+    if (!in || !info || info->size < sizeof(uint32_t))
+        return vsri_error(VSR_EINVAL, "vsr_input_get_info: no input or info, or info.size not set");
+    vsr_input_info t;
+    memset(&t, 0, sizeof(t));
+    t.size = info->size < sizeof(t) ? info->size : (uint32_t)sizeof(t);
+    const AVStream *st = in->fmt->streams[in->vidx];
+    const AVCodecParameters *p = st->codecpar;
+    t.width = p->width;
+    t.height = p->height;
+    t.time_base = (vsr_rational){st->time_base.num, st->time_base.den};
+    AVRational fr = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
+    t.frame_rate = (vsr_rational){fr.num, fr.den ? fr.den : 1};
+    double dur = -1;
+    if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+        dur = st->duration * av_q2d(st->time_base);
+    else if (in->fmt->duration != AV_NOPTS_VALUE && in->fmt->duration > 0)
+        dur = in->fmt->duration / (double)AV_TIME_BASE;
+    t.duration_s = dur;
+    t.frames = st->nb_frames > 0 ? st->nb_frames : -1;
+    if (t.frames < 0 && dur > 0 && fr.num > 0)
+        t.frames = (int64_t)(dur * av_q2d(fr) + 0.5);
+    if (in->s.max_frames > 0 && (t.frames < 0 || t.frames > in->s.max_frames))
+        t.frames = in->s.max_frames;
+    enum AVPixelFormat pf = (enum AVPixelFormat)p->format;
+    t.format = vsri_pixfmt_from_av(pf);
+    copy_name(t.format_name, sizeof(t.format_name), av_get_pix_fmt_name(pf));
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(pf);
+    t.bit_depth = d ? d->comp[0].depth : 0;
+    copy_name(t.codec, sizeof(t.codec), avcodec_get_name(p->codec_id));
+    copy_name(t.container, sizeof(t.container), in->fmt->iformat->name);
+    t.colour.matrix = p->color_space;
+    t.colour.range = p->color_range;
+    t.colour.primaries = p->color_primaries;
+    t.colour.transfer = p->color_trc;
+    t.colour.chroma_location = p->chroma_location;
+    t.stream_index = in->vidx;
+    t.n_streams = (int)in->fmt->nb_streams;
+    for (unsigned i = 0; i < in->fmt->nb_streams; i++)
+        if (in->fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO)
+            t.has_audio = 1;
+    memcpy(info, &t, t.size);
+    return 0;
+}
+
+static void queue_packet(vsr_input *in, AVPacket *pkt)
+{
+    packet_node *n = malloc(sizeof(*n));
+    AVPacket *copy = n ? av_packet_alloc() : NULL;
+    if (!copy) {
+        free(n);
+        note_damage(in, "out of memory while queueing a packet of stream %d; it is dropped",
+                    pkt->stream_index);
+        return;
+    }
+    av_packet_move_ref(copy, pkt);
+    n->pkt = copy;
+    n->next = NULL;
+    pthread_mutex_lock(&in->lock);
+    if (in->tail)
+        in->tail->next = n;
+    else
+        in->head = n;
+    in->tail = n;
+    pthread_mutex_unlock(&in->lock);
+}
+
+static int wants_packet(vsr_input *in, int stream)
+{
+    pthread_mutex_lock(&in->lock);
+    int keep = in->keep && stream >= 0 && (unsigned)stream < in->fmt->nb_streams && in->keep[stream];
+    pthread_mutex_unlock(&in->lock);
+    return keep;
+}
+
+static void set_packets_done(vsr_input *in)
+{
+    pthread_mutex_lock(&in->lock);
+    in->packets_done = 1;
+    pthread_mutex_unlock(&in->lock);
+}
+
+static void note_packet_end(vsr_input *in, const AVPacket *pkt)
+{
+    int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+    if (ts == AV_NOPTS_VALUE || pkt->stream_index < 0 || (unsigned)pkt->stream_index >= in->fmt->nb_streams)
+        return;
+    AVRational tb = in->fmt->streams[pkt->stream_index]->time_base;
+    int64_t end = av_rescale_q(ts + (pkt->duration > 0 ? pkt->duration : 0), tb, AV_TIME_BASE_Q);
+    if (end > in->read_end_us)
+        in->read_end_us = end;
+}
+
+/* Demuxers such as Matroska's report a file cut short as a plain end of
+ * file. The header's duration tells: if every stream stops well before
+ * it, the file was truncated. The margins keep rounding and short
+ * streams from raising false alarms. */
+static void check_truncation(vsr_input *in)
+{
+    int64_t declared = in->fmt->duration;
+    if (declared == AV_NOPTS_VALUE || declared <= 0 || in->read_end_us <= 0)
+        return;
+    int64_t start = in->fmt->start_time != AV_NOPTS_VALUE ? in->fmt->start_time : 0;
+    int64_t got = in->read_end_us - start;
+    if (got < declared - declared / 10 && declared - got > 200000)
+        note_damage(in, "the file ends at %.3f s but its header declares %.3f s: it looks truncated",
+                    got / 1e6, declared / 1e6);
+}
+
+/* A decoded frame in system memory (hardware frames are downloaded). */
+static int take_frame(vsr_input *in, vsr_frame **out)
+{
+    AVFrame *src = in->frm;
+    if (in->frm->format == AV_PIX_FMT_CUDA) {
+        av_frame_unref(in->sw_frm);
+        int ret = av_hwframe_transfer_data(in->sw_frm, in->frm, 0);
+        if (ret < 0)
+            return vsri_error(VSR_ERROR_INPUT, "input %s: cannot download a CUDA frame: %s", in->name,
+                              vsr_strerror(ret));
+        av_frame_copy_props(in->sw_frm, in->frm);
+        av_frame_unref(in->frm);
+        src = in->sw_frm;
+    }
+    int err = check_limits(in, src->width, src->height, "a decoded frame");
+    if (err < 0) {
+        av_frame_unref(src);
+        return err;
+    }
+    /* pts: the decoder's best guess; invent one only if the file has none */
+    int64_t pts = src->best_effort_timestamp;
+    if (pts == AV_NOPTS_VALUE)
+        pts = src->pts;
+    if (pts == AV_NOPTS_VALUE)
+        pts = in->next_pts == AV_NOPTS_VALUE ? 0 : in->next_pts;
+    src->pts = pts;
+    AVStream *st = in->fmt->streams[in->vidx];
+    int64_t dur = src->pkt_duration;
+    if (dur <= 0) {
+        AVRational fr = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
+        dur = fr.num ? av_rescale_q(1, av_inv_q(fr), st->time_base) : 1;
+        if (dur <= 0)
+            dur = 1;
+    }
+    in->next_pts = pts + dur;
+    err = vsri_frame_from_av(out, src, (vsr_rational){st->time_base.num, st->time_base.den});
+    if (err < 0)
+        return err;
+    in->frames++;
+    return 0;
+}
+
+int vsr_input_read_frame(vsr_input *in, vsr_frame **out)
+{
+    *out = NULL;
+    if (!in)
+        return vsri_error(VSR_EINVAL, "vsr_input_read_frame: no input");
+    if (in->finished || (in->s.max_frames > 0 && in->frames >= in->s.max_frames))
+        return VSR_EOF;
+    for (;;) {
+        int ret = avcodec_receive_frame(in->dec, in->frm);
+        if (ret == 0) {
+            if (in->frm->decode_error_flags || (in->frm->flags & AV_FRAME_FLAG_CORRUPT))
+                note_damage(in, "frame %lld decoded with errors (concealed)", (long long)in->frames);
+            return take_frame(in, out);
+        }
+        if (ret == AVERROR_EOF) {
+            in->finished = 1;
+            return VSR_EOF;
+        }
+        if (ret != AVERROR(EAGAIN)) {
+            note_damage(in, "decoding error: %s", vsr_strerror(ret));
+            if (in->flushing) {
+                in->finished = 1;
+                return VSR_EOF;
+            }
+            continue;
+        }
+        if (in->flushing) { /* cannot happen with a conforming decoder */
+            in->finished = 1;
+            return VSR_EOF;
+        }
+        ret = av_read_frame(in->fmt, in->pkt);
+        if (ret < 0) {
+            AVIOContext *pb = in->fmt->pb;
+            if (ret != AVERROR_EOF)
+                note_damage(in, "read error after %lld frames: %s; the rest of the file is lost",
+                            (long long)in->frames, vsr_strerror(ret));
+            else if (pb && pb->error < 0)
+                note_damage(in, "I/O error after %lld frames: %s", (long long)in->frames,
+                            vsr_strerror(pb->error));
+            else
+                check_truncation(in);
+            set_packets_done(in);
+            in->flushing = 1;
+            avcodec_send_packet(in->dec, NULL);
+            continue;
+        }
+        note_packet_end(in, in->pkt);
+        if (in->pkt->stream_index == in->vidx) {
+            if (in->pkt->flags & AV_PKT_FLAG_CORRUPT)
+                note_damage(in, "corrupt packet at byte %lld", (long long)in->pkt->pos);
+            ret = avcodec_send_packet(in->dec, in->pkt);
+            av_packet_unref(in->pkt);
+            if (ret < 0 && ret != AVERROR(EAGAIN))
+                note_damage(in, "undecodable packet skipped after %lld frames: %s",
+                            (long long)in->frames, vsr_strerror(ret));
+        } else if (wants_packet(in, in->pkt->stream_index)) {
+            queue_packet(in, in->pkt);
+        } else {
+            av_packet_unref(in->pkt);
+        }
+    }
+}
+
+int vsr_input_damaged(const vsr_input *in, const char **first_message)
+{
+    if (first_message)
+        *first_message = in && in->damage ? in->damage_msg : NULL;
+    return in ? in->damage : 0;
+}
+
+void vsr_input_close(vsr_input **pin)
+{
+    if (!pin || !*pin)
+        return;
+    vsr_input *in = *pin;
+    *pin = NULL;
+    vsri_input_stop_copy(in);
+    avcodec_free_context(&in->dec);
+    if (in->avio) {
+        av_freep(&in->avio->buffer);
+        avio_context_free(&in->avio);
+        if (in->fmt)
+            in->fmt->pb = NULL;
+    }
+    avformat_close_input(&in->fmt);
+    av_packet_free(&in->pkt);
+    av_frame_free(&in->frm);
+    av_frame_free(&in->sw_frm);
+    av_buffer_unref(&in->hw_device);
+    pthread_mutex_destroy(&in->lock);
+    free(in->name);
+    free(in->path);
+    free(in);
+}
+
+const AVFormatContext *vsri_input_format(const vsr_input *in)
+{
+    return in->fmt;
+}
+
+const AVStream *vsri_input_video_stream(const vsr_input *in)
+{
+    return in->fmt->streams[in->vidx];
+}
+
+const char *vsri_input_name(const vsr_input *in)
+{
+    return in->name;
+}
+
+const char *vsri_input_path(const vsr_input *in)
+{
+    return in->path;
+}
+
+int vsri_input_copy_streams(vsr_input *in, const uint8_t *keep)
+{
+    uint8_t *k = malloc(in->fmt->nb_streams ? in->fmt->nb_streams : 1);
+    if (!k)
+        return VSR_ENOMEM;
+    memcpy(k, keep, in->fmt->nb_streams);
+    pthread_mutex_lock(&in->lock);
+    free(in->keep);
+    in->keep = k;
+    pthread_mutex_unlock(&in->lock);
+    return 0;
+}
+
+AVPacket *vsri_input_pop_packet(vsr_input *in, int64_t until_us)
+{
+    AVPacket *pkt = NULL;
+    pthread_mutex_lock(&in->lock);
+    packet_node *n = in->head;
+    if (n) {
+        int64_t ts = n->pkt->dts != AV_NOPTS_VALUE ? n->pkt->dts : n->pkt->pts;
+        AVRational tb = in->fmt->streams[n->pkt->stream_index]->time_base;
+        int64_t us = ts == AV_NOPTS_VALUE ? INT64_MIN : av_rescale_q(ts, tb, AV_TIME_BASE_Q);
+        if (until_us == INT64_MAX || us <= until_us) {
+            in->head = n->next;
+            if (!in->head)
+                in->tail = NULL;
+            pkt = n->pkt;
+            free(n);
+        }
+    }
+    pthread_mutex_unlock(&in->lock);
+    return pkt;
+}
+
+int vsri_input_packets_done(vsr_input *in)
+{
+    pthread_mutex_lock(&in->lock);
+    int done = in->packets_done;
+    pthread_mutex_unlock(&in->lock);
+    return done;
+}
+
+void vsri_input_stop_copy(vsr_input *in)
+{
+    pthread_mutex_lock(&in->lock);
+    free(in->keep);
+    in->keep = NULL;
+    packet_node *n = in->head;
+    in->head = in->tail = NULL;
+    pthread_mutex_unlock(&in->lock);
+    while (n) {
+        packet_node *next = n->next;
+        av_packet_free(&n->pkt);
+        free(n);
+        n = next;
+    }
+}

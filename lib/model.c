@@ -1,2 +1,407 @@
-/* model: not written yet. */
-#include "internal.h"
+/*
+ * vsr_model: load a TorchScript model through the shim, read and check
+ * its card against one real forward pass, resolve "auto" precision by
+ * measuring, and estimate the memory and time per pixel for sizing.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model_internal.h"
+#include "modelcard.h"
+#include "sysinfo.h"
+
+const char *vsr_precision_name(vsr_precision p)
+{
+    switch (p) {
+    case VSR_PRECISION_AUTO: return "auto";
+    case VSR_PRECISION_FP32: return "fp32";
+    case VSR_PRECISION_BF16: return "bf16";
+    case VSR_PRECISION_FP16: return "fp16";
+    }
+    return "unknown";
+}
+
+int vsri_model_step_frames(const vsr_model_card *c)
+{
+    if (c->layout == VSR_LAYOUT_NCHW)
+        return 1;
+    return c->frames_in > 0 ? c->frames_in : 3;
+}
+
+vsr_model *vsri_model_ref(vsr_model *m)
+{
+    if (m)
+        atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    return m;
+}
+
+void vsr_model_unload(vsr_model **pm)
+{
+    if (!pm || !*pm)
+        return;
+    vsr_model *m = *pm;
+    *pm = NULL;
+    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+        vsrt_free(m->shim);
+        free(m->path);
+        free(m);
+    }
+}
+
+int vsr_model_get_card(const vsr_model *m, vsr_model_card *card)
+{
+    if (!m || !card || card->size < sizeof(uint32_t))
+        return vsri_error(VSR_EINVAL, "vsr_model_get_card: no model or card, or card.size not set");
+    uint32_t size = card->size < sizeof(m->card) ? card->size : (uint32_t)sizeof(m->card);
+    memcpy(card, &m->card, size);
+    card->size = size;
+    return 0;
+}
+
+int vsri_model_forward(vsr_model *m, const float *input, const int64_t *shape, int ndim,
+                       vsrt_result **res, vsrt_timing *timing)
+{
+    char err[768];
+    int rc = vsrt_forward(m->shim, input, shape, ndim, m->card.range_min, m->card.range_max, res, timing,
+                          err, sizeof(err));
+    if (rc == VSRT_OK)
+        return 0;
+    char dims[96] = "";
+    for (int i = 0, n = 0; i < ndim && n < (int)sizeof(dims) - 24; i++)
+        n += snprintf(dims + n, sizeof(dims) - n, "%s%lld", i ? "x" : "", (long long)shape[i]);
+    if (rc == VSRT_E_OOM)
+        return vsri_error_quiet(VSR_ERROR_DEVICE_OOM, "model '%s' ran out of memory on %s for input %s: %s",
+                                m->card.name, m->device, dims, err);
+    return vsri_error(VSR_ERROR_MODEL_RUN, "model '%s' failed on input %s: %s", m->card.name, dims, err);
+}
+
+/* Reset the kernel's peak-RSS mark to the current RSS (Linux >= 4.0) so
+ * the next VmHWM reading is the peak of what follows. Returns the RSS, or
+ * -1 if the mark cannot be reset (then no measurement is made). */
+static int64_t reset_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f)
+        return -1;
+    int ok = fputs("5", f) >= 0;
+    ok &= fclose(f) == 0;
+    return ok ? vsri_proc_rss_bytes() : -1;
+}
+
+/* Input of a check pass: side x side pixels (a multiple of the card's
+ * size_multiple), with the frame count the layout wants. */
+static int check_shape(const vsr_model_card *c, int side, int64_t shape[5])
+{
+    if (c->layout == VSR_LAYOUT_NCHW) {
+        shape[0] = 1, shape[1] = 3, shape[2] = side, shape[3] = side;
+        return 4;
+    }
+    shape[0] = 1, shape[1] = vsri_model_step_frames(c), shape[2] = 3, shape[3] = side, shape[4] = side;
+    return 5;
+}
+
+static int expected_output(const vsr_model_card *c, const int64_t *in, int ndim, int64_t out[5])
+{
+    int s = c->scale;
+    if (ndim == 4) {
+        out[0] = in[0], out[1] = 3, out[2] = in[2] * s, out[3] = in[3] * s;
+        return 4;
+    }
+    if (c->center_only) {
+        out[0] = in[0], out[1] = 3, out[2] = in[3] * s, out[3] = in[4] * s;
+        return 4;
+    }
+    out[0] = in[0], out[1] = in[1], out[2] = 3, out[3] = in[3] * s, out[4] = in[4] * s;
+    return 5;
+}
+
+static void shape_str(char *buf, size_t cap, const int64_t *d, int n)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && k + 24 < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", i ? "x" : "", (long long)d[i]);
+}
+
+/* Fill with a smooth pattern in the model's range (zeros can hide bugs
+ * and random noise is an unusual input for a picture model). */
+static void fill_pattern(float *p, size_t n, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = lo + (hi - lo) * (0.5f + 0.4f * sinf((float)i * 0.013f));
+}
+
+/* One forward pass on a check input: compares the output shape with the
+ * card, and measures time (ns) and, once, peak memory growth. */
+static int run_check(vsr_model *m, int side, int64_t *elapsed_ns, int64_t *mem_bytes)
+{
+    int64_t shape[5], want[5];
+    int nd = check_shape(&m->card, side, shape);
+    size_t n = 1;
+    for (int i = 0; i < nd; i++)
+        n *= (size_t)shape[i];
+    float *in = vsrt_host_alloc(m->shim, n * sizeof(float));
+    if (!in)
+        return VSR_ENOMEM;
+    fill_pattern(in, n, m->card.range_min, m->card.range_max);
+    int64_t rss0 = mem_bytes ? reset_peak_rss() : 0;
+    vsrt_result *res = NULL;
+    int64_t t0 = vsri_now_ns();
+    int err = vsri_model_forward(m, in, shape, nd, &res, NULL);
+    int64_t t1 = vsri_now_ns();
+    if (mem_bytes) {
+        int64_t peak = vsri_proc_peak_rss_bytes();
+        *mem_bytes = rss0 > 0 && peak > rss0 ? peak - rss0 : -1;
+    }
+    vsrt_host_free(m->shim, in);
+    if (err < 0) {
+        /* the check pass failing means the model cannot run as its card says */
+        char msg[1024];
+        vsri_strlcpy(msg, vsr_last_error(), sizeof(msg));
+        return vsri_error(VSR_ERROR_MODEL, "model '%s': check pass failed: %s", m->path, msg);
+    }
+    int wn = expected_output(&m->card, shape, nd, want);
+    int gn = vsrt_result_ndim(res);
+    const int64_t *got = vsrt_result_shape(res);
+    int same = gn == wn;
+    for (int i = 0; same && i < wn; i++)
+        same = got[i] == want[i];
+    if (!same) {
+        char a[96], b[96], c[96];
+        shape_str(a, sizeof(a), shape, nd);
+        shape_str(b, sizeof(b), want, wn);
+        shape_str(c, sizeof(c), got, gn);
+        vsrt_result_free(res);
+        return vsri_error(VSR_ERROR_MODEL_RUN,
+                          "model '%s': for input %s its card (scale %d, %s) promises %s, but it returned %s",
+                          m->path, a, m->card.scale, m->card.layout == VSR_LAYOUT_NCHW ? "NCHW" : "NTCHW", b,
+                          c);
+    }
+    vsrt_result_free(res);
+    *elapsed_ns = t1 - t0;
+    return 0;
+}
+
+static int validate(const vsr_session_settings *s)
+{
+    if (s->precision < VSR_PRECISION_AUTO || s->precision > VSR_PRECISION_FP16)
+        return vsri_error(VSR_EINVAL, "precision %d is not one of auto, fp32, bf16, fp16", (int)s->precision);
+    if (s->threads < 0 || s->threads > 1024)
+        return vsri_error(VSR_EINVAL, "threads %d must be 0 (auto) to 1024", s->threads);
+    return 0;
+}
+
+static int default_threads(void)
+{
+    vsri_sysinfo si;
+    if (vsri_sysinfo_get(&si) < 0 || si.logical_cores <= 0)
+        return 1;
+    return si.logical_cores;
+}
+
+/* Load one instance at a fixed precision and check it. */
+static int load_at(const vsr_session_settings *s, vsr_precision p, int threads, vsr_model **out)
+{
+    *out = NULL;
+    vsr_model *m = calloc(1, sizeof(*m));
+    if (!m)
+        return VSR_ENOMEM;
+    atomic_init(&m->refs, 1);
+    m->path = strdup(s->model_path);
+    if (!m->path) {
+        free(m);
+        return VSR_ENOMEM;
+    }
+    vsrt_load_options o = {
+        .path = s->model_path,
+        .device = s->device ? s->device : "cpu",
+        .precision = (int)p,
+        .threads = threads,
+        .optimize = 1,
+        .channels_last = p == VSR_PRECISION_BF16, /* oneDNN's bf16 kernels want NHWC */
+        .cudnn_benchmark = 1,
+    };
+    char *card = NULL;
+    char notice[256], err[768];
+    int rc = vsrt_load(&o, &m->shim, &card, notice, sizeof(notice), err, sizeof(err));
+    if (rc != VSRT_OK) {
+        vsr_model_unload(&m);
+        int code = rc == VSRT_E_DEVICE ? VSR_ERROR_DEVICE : rc == VSRT_E_INVAL ? VSR_EINVAL : VSR_ERROR_MODEL;
+        return vsri_error(code, "%s", err);
+    }
+    if (notice[0])
+        vsri_log(VSR_LOG_WARNING, "model '%s': %s", s->model_path, notice);
+    if (!card) {
+        vsr_model_unload(&m);
+        return vsri_error(VSR_ERROR_MODEL,
+                          "model '%s' has no model card (libvsr.json inside the TorchScript file); "
+                          "convert it with tools/modelcard.py",
+                          s->model_path);
+    }
+    m->card.size = sizeof(m->card);
+    rc = vsri_card_parse(card, strlen(card), &m->card, err, sizeof(err));
+    free(card);
+    if (rc < 0) {
+        vsr_model_unload(&m);
+        return vsri_error(VSR_ERROR_MODEL, "model '%s': %s", s->model_path, err);
+    }
+    m->precision = (vsr_precision)vsrt_precision(m->shim);
+    vsri_strlcpy(m->device, vsrt_device_name(m->shim), sizeof(m->device));
+    m->cuda = vsrt_is_cuda(m->shim);
+    m->threads = vsrt_get_num_threads();
+    *out = m;
+    return 0;
+}
+
+/* Check pass plus sizing measurements: memory per pixel from the first
+ * pass, time per pixel from a second one (the first includes TorchScript's
+ * one-time optimisation). */
+static int check_and_measure(vsr_model *m, int timed_passes)
+{
+    int mult = m->card.size_multiple > 0 ? m->card.size_multiple : 1;
+    int side = (64 + mult - 1) / mult * mult;
+    int64_t ns = 0, mem = -1;
+    int err = run_check(m, side, &ns, &mem);
+    if (err < 0)
+        return err;
+    int frames = vsri_model_step_frames(&m->card);
+    double px = (double)side * side * frames;
+    /* the floor is the input and output tensors themselves */
+    double floor_bpp = 4.0 * 3 * (1 + m->card.scale * m->card.scale);
+    m->bytes_per_pixel = mem > 0 ? fmax(1.25 * mem / px, floor_bpp) : 64 * floor_bpp;
+    m->ns_per_pixel = ns / px;
+    for (int i = 0; i < timed_passes; i++) {
+        err = run_check(m, side, &ns, NULL);
+        if (err < 0)
+            return err;
+        if (i == 0 || ns / px < m->ns_per_pixel)
+            m->ns_per_pixel = ns / px;
+    }
+    return 0;
+}
+
+/* "auto" precision on CPU is decided by measurement and remembered per
+ * model file and thread count, so later sessions load at once. */
+typedef struct precision_choice {
+    char *path;
+    int64_t mtime, size;
+    int threads;
+    vsr_precision p;
+    struct precision_choice *next;
+} precision_choice;
+static precision_choice *choices;
+static pthread_mutex_t choices_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int remembered(const char *path, int threads, vsr_precision *p)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 0;
+    int found = 0;
+    pthread_mutex_lock(&choices_lock);
+    for (precision_choice *c = choices; c; c = c->next)
+        if (!strcmp(c->path, path) && c->mtime == (int64_t)st.st_mtime && c->size == (int64_t)st.st_size &&
+            c->threads == threads) {
+            *p = c->p;
+            found = 1;
+            break;
+        }
+    pthread_mutex_unlock(&choices_lock);
+    return found;
+}
+
+static void remember(const char *path, int threads, vsr_precision p)
+{
+    struct stat st;
+    precision_choice *c = calloc(1, sizeof(*c));
+    if (!c || stat(path, &st) != 0 || !(c->path = strdup(path))) {
+        free(c);
+        return;
+    }
+    c->mtime = (int64_t)st.st_mtime;
+    c->size = (int64_t)st.st_size;
+    c->threads = threads;
+    c->p = p;
+    pthread_mutex_lock(&choices_lock);
+    c->next = choices;
+    choices = c;
+    pthread_mutex_unlock(&choices_lock);
+}
+
+/* bf16 must beat fp32 by this factor to be chosen: it costs precision. */
+#define BF16_MIN_SPEEDUP 1.15
+
+int vsr_model_load(vsr_model **out, const vsr_session_settings *settings)
+{
+    *out = NULL;
+    if (!settings)
+        return vsri_error(VSR_EINVAL, "vsr_model_load: no settings");
+    vsr_session_settings s;
+    vsr_session_settings_default(&s);
+    int err = VSRI_COPY_SETTINGS(&s, settings);
+    if (err < 0 || (err = validate(&s)) < 0)
+        return err;
+    if (!s.model_path || !*s.model_path)
+        return vsri_error(VSR_EINVAL, "no model path given");
+    int threads = s.threads > 0 ? s.threads : default_threads();
+
+    vsr_precision want = s.precision;
+    int cpu = !s.device || !strcmp(s.device, "cpu");
+    vsr_model *m = NULL;
+    if (want != VSR_PRECISION_AUTO) {
+        err = load_at(&s, want, threads, &m);
+        if (err >= 0)
+            err = check_and_measure(m, 0);
+    } else if (!cpu) {
+        /* CUDA (or "auto" device): fp16 on a GPU, fp32 if it ends up on the CPU */
+        err = load_at(&s, VSR_PRECISION_FP16, threads, &m);
+        if (err >= 0 && !m->cuda) {
+            vsr_model_unload(&m);
+            err = load_at(&s, VSR_PRECISION_FP32, threads, &m);
+        }
+        if (err >= 0)
+            err = check_and_measure(m, 0);
+    } else if (remembered(s.model_path, threads, &want)) {
+        err = load_at(&s, want, threads, &m);
+        if (err >= 0)
+            err = check_and_measure(m, 0);
+    } else {
+        vsri_sysinfo si;
+        int bf16_hw = vsri_sysinfo_get(&si) >= 0 && (si.has_avx512_bf16 || si.has_amx_bf16);
+        err = load_at(&s, VSR_PRECISION_FP32, threads, &m);
+        if (err >= 0)
+            err = check_and_measure(m, 2);
+        if (err >= 0 && bf16_hw) {
+            vsr_model *b = NULL;
+            int berr = load_at(&s, VSR_PRECISION_BF16, threads, &b);
+            if (berr >= 0)
+                berr = check_and_measure(b, 2);
+            if (berr >= 0 && b->ns_per_pixel * BF16_MIN_SPEEDUP < m->ns_per_pixel) {
+                vsri_log(VSR_LOG_INFO, "model '%s': bf16 %.1f ns/px vs fp32 %.1f ns/px: using bf16",
+                         s.model_path, b->ns_per_pixel, m->ns_per_pixel);
+                vsr_model_unload(&m);
+                m = b;
+            } else {
+                if (berr >= 0)
+                    vsri_log(VSR_LOG_INFO, "model '%s': bf16 %.1f ns/px vs fp32 %.1f ns/px: using fp32",
+                             s.model_path, b->ns_per_pixel, m->ns_per_pixel);
+                vsr_model_unload(&b);
+            }
+        }
+        if (err >= 0)
+            remember(s.model_path, threads, m->precision);
+    }
+    if (err < 0) {
+        vsr_model_unload(&m);
+        return err;
+    }
+    vsri_log(VSR_LOG_INFO, "model '%s' (%s, x%d) on %s in %s, %d threads, ~%.0f bytes and %.1f ns per pixel",
+             s.model_path, m->card.name, m->card.scale, m->device, vsr_precision_name(m->precision), m->threads,
+             m->bytes_per_pixel, m->ns_per_pixel);
+    *out = m;
+    return 0;
+}

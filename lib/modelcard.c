@@ -1,2 +1,317 @@
-/* modelcard: not written yet. */
+/*
+ * Model card parsing and validation (see modelcard.h for the contract).
+ *
+ * The card is read into a full-size local struct and checked completely
+ * before anything is copied to the caller, who may have an older, smaller
+ * vsr_model_card.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "internal.h"
+#include "json.h"
+#include "modelcard.h"
+
+#define CARD_FORMAT "libvsr-model-card"
+
+typedef struct card_ctx {
+    const vsri_json *root;
+    char msg[320];
+} card_ctx;
+
+static int card_fail(card_ctx *c, const char *fmt, ...) VSRI_PRINTF(2, 3);
+static int card_fail(card_ctx *c, const char *fmt, ...)
+{
+    int n = snprintf(c->msg, sizeof(c->msg), "model card: ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->msg + n, sizeof(c->msg) - (size_t)n, fmt, ap);
+    va_end(ap);
+    return VSR_ERROR_MODEL;
+}
+
+/* "0", "2.5", "the string \"x\"", "an array", ... for "got ..." messages. */
+static void describe(const vsri_json *v, char *buf, size_t cap)
+{
+    switch (vsri_json_type_of(v)) {
+    case VSRI_JSON_NULL: snprintf(buf, cap, "null"); break;
+    case VSRI_JSON_BOOL: snprintf(buf, cap, "%s", vsri_json_bool(v, 0) ? "true" : "false"); break;
+    case VSRI_JSON_NUMBER: snprintf(buf, cap, "%.15g", vsri_json_number(v, 0)); break;
+    case VSRI_JSON_STRING: {
+        /* Quote at most 40 bytes, cut at a UTF-8 character boundary. */
+        const char *s = vsri_json_string(v, "");
+        size_t n = strlen(s), shown = n;
+        if (shown > 40) {
+            shown = 40;
+            while (shown > 0 && ((unsigned char)s[shown] & 0xC0) == 0x80)
+                shown--;
+        }
+        snprintf(buf, cap, "the string \"%.*s%s\"", (int)shown, s, shown < n ? "..." : "");
+        break;
+    }
+    case VSRI_JSON_ARRAY: snprintf(buf, cap, "an array"); break;
+    case VSRI_JSON_OBJECT: snprintf(buf, cap, "an object"); break;
+    }
+}
+
+/* An integer member of obj in [min, max]; absent members take dflt unless
+ * required. label names the key in messages (e.g. "receptive_field.spatial"). */
+static int get_int(card_ctx *c, const vsri_json *obj, const char *key, const char *label, int min,
+                   int max, int required, int dflt, int *out)
+{
+    const vsri_json *v = vsri_json_get(obj, key);
+    if (!v) {
+        if (required)
+            return card_fail(c, "missing required key '%s' (an integer from %d to %d)", label, min,
+                             max);
+        *out = dflt;
+        return 0;
+    }
+    int64_t i;
+    if (vsri_json_int(v, &i) < 0 || i < min || i > max) {
+        char got[80];
+        describe(v, got, sizeof(got));
+        return card_fail(c, "'%s' must be an integer from %d to %d, got %s", label, min, max, got);
+    }
+    *out = (int)i;
+    return 0;
+}
+
+/* A string member that must be one of options[] (n of them); returns the
+ * index in *out, or dflt when absent and not required. */
+static int get_choice(card_ctx *c, const char *key, const char *const *options, int n,
+                      int required, int dflt, int *out)
+{
+    char expected[96];
+    size_t used = 0;
+    expected[0] = 0;
+    for (int i = 0; i < n; i++) {
+        int w = snprintf(expected + used, sizeof(expected) - used, "%s\"%s\"",
+                         i == 0 ? "" : (i == n - 1 ? " or " : ", "), options[i]);
+        if (w < 0 || (size_t)w >= sizeof(expected) - used)
+            break;
+        used += (size_t)w;
+    }
+    const vsri_json *v = vsri_json_get(c->root, key);
+    if (!v) {
+        if (required)
+            return card_fail(c, "missing required key '%s' (%s)", key, expected);
+        *out = dflt;
+        return 0;
+    }
+    const char *s = vsri_json_string(v, NULL);
+    for (int i = 0; s && i < n; i++) {
+        if (strcmp(s, options[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    char got[80];
+    describe(v, got, sizeof(got));
+    return card_fail(c, "'%s' must be %s, got %s", key, expected, got);
+}
+
+/* A string member of at most cap-1 bytes (min_len or more), copied to dst. */
+static int get_text(card_ctx *c, const char *key, size_t min_len, size_t cap, int required,
+                    char *dst)
+{
+    const vsri_json *v = vsri_json_get(c->root, key);
+    if (!v) {
+        if (required)
+            return card_fail(c, "missing required key '%s' (a string of %zu to %zu bytes)", key,
+                             min_len, cap - 1);
+        dst[0] = 0;
+        return 0;
+    }
+    const char *s = vsri_json_string(v, NULL);
+    size_t n = s ? strlen(s) : 0;
+    int control = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7F)
+            control = 1;
+    if (!s || n < min_len || n >= cap || control) {
+        char got[80];
+        describe(v, got, sizeof(got));
+        return card_fail(c, "'%s' must be a string of %zu to %zu bytes without control characters, got %s%s",
+                         key, min_len, cap - 1, got,
+                         s && n >= cap ? " (too long)" : (control ? " (has control characters)" : ""));
+    }
+    memcpy(dst, s, n + 1);
+    return 0;
+}
+
+static int get_range(card_ctx *c, vsr_model_card *card)
+{
+    const vsri_json *v = vsri_json_get(c->root, "range");
+    if (!v)
+        return card_fail(c, "missing required key 'range' ([min, max], e.g. [0.0, 1.0])");
+    const vsri_json *lo = vsri_json_at(v, 0), *hi = vsri_json_at(v, 1);
+    if (vsri_json_type_of(v) != VSRI_JSON_ARRAY || vsri_json_count(v) != 2 ||
+        vsri_json_type_of(lo) != VSRI_JSON_NUMBER || vsri_json_type_of(hi) != VSRI_JSON_NUMBER) {
+        char got[80];
+        if (vsri_json_type_of(v) != VSRI_JSON_ARRAY)
+            describe(v, got, sizeof(got));
+        else if (vsri_json_count(v) != 2)
+            snprintf(got, sizeof(got), "an array of %d values", vsri_json_count(v));
+        else
+            snprintf(got, sizeof(got), "an array of two values that are not both numbers");
+        return card_fail(c, "'range' must be an array of two numbers [min, max], got %s", got);
+    }
+    double a = vsri_json_number(lo, 0), b = vsri_json_number(hi, 0);
+    /* The parser only yields finite numbers; they must also fit a float. */
+    if (!isfinite(a) || !isfinite(b) || fabs(a) > FLT_MAX || fabs(b) > FLT_MAX)
+        return card_fail(c, "'range' values must be finite 32-bit floats, got [%g, %g]", a, b);
+    if (!((float)a < (float)b))
+        return card_fail(c, "'range' must be [min, max] with min < max, got [%g, %g]", a, b);
+    card->range_min = (float)a;
+    card->range_max = (float)b;
+    return 0;
+}
+
+static int parse_fields(card_ctx *c, vsr_model_card *card)
+{
+    const vsri_json *root = c->root;
+    int r;
+    if (vsri_json_type_of(root) != VSRI_JSON_OBJECT) {
+        char got[80];
+        describe(root, got, sizeof(got));
+        return card_fail(c, "must be a JSON object, got %s", got);
+    }
+
+    /* format and version first: a file that is not a card, or a card from
+     * a newer libvsr, gets that message rather than one about a field. */
+    const vsri_json *format = vsri_json_get(root, "format");
+    const char *fs = vsri_json_string(format, NULL);
+    if (!fs || strcmp(fs, CARD_FORMAT) != 0) {
+        char got[80] = "nothing";
+        if (format)
+            describe(format, got, sizeof(got));
+        return card_fail(c, "'format' must be \"" CARD_FORMAT "\", got %s: not a libvsr model card",
+                         got);
+    }
+    const vsri_json *version = vsri_json_get(root, "version");
+    int64_t ver;
+    if (!version)
+        return card_fail(c, "missing required key 'version' (an integer, %d)", VSRI_CARD_VERSION);
+    if (vsri_json_int(version, &ver) < 0 || ver < 1) {
+        char got[80];
+        describe(version, got, sizeof(got));
+        return card_fail(c, "'version' must be a positive integer, got %s", got);
+    }
+    if (ver > VSRI_CARD_VERSION)
+        return card_fail(c, "version %lld is newer than this libvsr reads (up to %d): "
+                         "upgrade libvsr to use this model", (long long)ver, VSRI_CARD_VERSION);
+
+    if ((r = get_text(c, "name", 1, sizeof(card->name), 1, card->name)) < 0)
+        return r;
+    if ((r = get_int(c, root, "scale", "scale", 1, 16, 1, 0, &card->scale)) < 0)
+        return r;
+    static const char *const layouts[] = {"NCHW", "NTCHW"};
+    int layout = 0;
+    if ((r = get_choice(c, "layout", layouts, 2, 1, 0, &layout)) < 0)
+        return r;
+    card->layout = layout == 0 ? VSR_LAYOUT_NCHW : VSR_LAYOUT_NTCHW;
+    if ((r = get_range(c, card)) < 0)
+        return r;
+    static const char *const channels[] = {"rgb"};
+    int ch = 0;
+    if ((r = get_choice(c, "channels", channels, 1, 1, 0, &ch)) < 0)
+        return r;
+
+    if ((r = get_int(c, root, "frames_in", "frames_in", 0, 64, 0, 1, &card->frames_in)) < 0)
+        return r;
+    static const char *const outs[] = {"all", "center"};
+    int out = 0;
+    if ((r = get_choice(c, "frames_out", outs, 2, 0, 0, &out)) < 0)
+        return r;
+    card->center_only = out == 1;
+
+    const vsri_json *rf = vsri_json_get(root, "receptive_field");
+    if (rf && vsri_json_type_of(rf) != VSRI_JSON_OBJECT) {
+        char got[80];
+        describe(rf, got, sizeof(got));
+        return card_fail(c, "'receptive_field' must be an object {\"spatial\": ..., \"temporal\": ...}, "
+                         "got %s", got);
+    }
+    if ((r = get_int(c, rf, "spatial", "receptive_field.spatial", 0, 1024, 0, 0, &card->rf_spatial)) < 0)
+        return r;
+    if ((r = get_int(c, rf, "temporal", "receptive_field.temporal", 0, 64, 0, 0, &card->rf_temporal)) < 0)
+        return r;
+    if ((r = get_int(c, root, "size_multiple", "size_multiple", 1, 64, 0, 1, &card->size_multiple)) < 0)
+        return r;
+    if ((r = get_text(c, "license", 0, sizeof(card->license), 0, card->license)) < 0)
+        return r;
+    /* "source" and "converter" are for people; unknown keys are ignored so
+     * that newer minor additions do not break older readers. */
+
+    /* Consistency between fields. */
+    if (card->layout == VSR_LAYOUT_NCHW && card->frames_in != 1)
+        return card_fail(c, "layout \"NCHW\" takes one frame per step: 'frames_in' must be 1, got %d",
+                         card->frames_in);
+    if (card->layout == VSR_LAYOUT_NCHW && card->rf_temporal != 0)
+        return card_fail(c, "a per-frame model (layout \"NCHW\") sees no other frames: "
+                         "'receptive_field.temporal' must be 0, got %d", card->rf_temporal);
+    if (card->center_only && card->layout != VSR_LAYOUT_NTCHW)
+        return card_fail(c, "'frames_out' \"center\" needs layout \"NTCHW\", got \"NCHW\"");
+    if (card->center_only && (card->frames_in < 3 || card->frames_in % 2 == 0))
+        return card_fail(c, "'frames_out' \"center\" needs an odd 'frames_in' of 3 or more, got %d",
+                         card->frames_in);
+    return 0;
+}
+
+int vsri_card_parse(const char *json, size_t len, vsr_model_card *card, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = 0;
+    if (!card || card->size < sizeof(uint32_t)) {
+        const char *m = "model card: vsr_model_card.size is not set (use sizeof(vsr_model_card))";
+        if (err && errlen)
+            vsri_strlcpy(err, m, errlen);
+        return vsri_error_quiet(VSR_EINVAL, "%s", m);
+    }
+
+    card_ctx c;
+    memset(&c, 0, sizeof(c));
+    vsri_json *root = NULL;
+    char jerr[256];
+    int r = vsri_json_parse(json, len, &root, jerr, sizeof(jerr));
+    if (r == VSR_ENOMEM) {
+        card_fail(&c, "%s", jerr);
+    } else if (r < 0) {
+        r = card_fail(&c, "not valid JSON: %s", jerr);
+    } else {
+        vsr_model_card full;
+        memset(&full, 0, sizeof(full));
+        c.root = root;
+        r = parse_fields(&c, &full);
+        if (r == 0) {
+            /* Copy only what the caller's (possibly older) struct holds. */
+#define COPY_FIELD(f)                                                 \
+    do {                                                              \
+        if (VSRI_HAS_FIELD(card, vsr_model_card, f))                  \
+            memcpy(&card->f, &full.f, sizeof(full.f));                \
+    } while (0)
+            COPY_FIELD(name);
+            COPY_FIELD(scale);
+            COPY_FIELD(frames_in);
+            COPY_FIELD(center_only);
+            COPY_FIELD(layout);
+            COPY_FIELD(range_min);
+            COPY_FIELD(range_max);
+            COPY_FIELD(rf_spatial);
+            COPY_FIELD(rf_temporal);
+            COPY_FIELD(size_multiple);
+            COPY_FIELD(license);
+#undef COPY_FIELD
+        }
+    }
+    vsri_json_free(root);
+    if (r < 0) {
+        if (err && errlen)
+            vsri_strlcpy(err, c.msg, errlen);
+        return vsri_error_quiet(r, "%s", c.msg);
+    }
+    return 0;
+}

@@ -1,2 +1,648 @@
-/* pipeline: not written yet. */
-#include "internal.h"
+/*
+ * vsr_upscale_file: decode -> convert -> infer -> encode. Pipelined, each
+ * stage runs on its own thread and bounded queues join them (a slow stage
+ * holds the others back, so memory stays bounded); serial, the very same
+ * stage functions run one after another in the caller's thread. Both give
+ * identical output: every frame takes the same path through the same code.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frame_internal.h"
+#include "model_internal.h"
+#include "quality.h"
+#include "queue.h"
+#include "resume.h"
+#include "session_internal.h"
+#include "stream_internal.h"
+#include "tracker_internal.h"
+
+void vsr_run_settings_default(vsr_run_settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->size = sizeof(*s);
+    s->input = NULL;
+    s->output = NULL;
+    s->pipelined = 1;
+    s->queue_depth = 4;
+    s->resume = 0;
+    s->reference_path = NULL;
+    s->test_encode_delay_us = 0;
+}
+
+/* Time and frames of one stage, reported to the tracker every `every`
+ * frames (1 = per operation) and at the end. */
+typedef struct stage_acc {
+    vsr_op_type type;
+    int64_t start, busy, frames, every;
+} stage_acc;
+
+typedef struct run_ctx {
+    vsr_session *ses;
+    vsr_input *in;
+    vsr_output *out;
+    vsr_input *ref;
+    vsri_resume *resume;
+    vsr_tracker *tr;
+    vsr_run_settings rs;
+    uint64_t run_id;
+    int64_t start_ns;
+    int64_t frames_total;
+    int out_w, out_h, in_w, in_h;
+
+    vsri_queue *q_dec, *q_conv, *q_enc;
+    atomic_int in_flight;
+    atomic_int max_in_flight;
+    atomic_int stop;
+    int cancelled;
+
+    pthread_mutex_t err_lock;
+    int err;
+    char err_msg[1024];
+
+    int64_t decoded;
+    int64_t written;
+    int64_t skipped;       /* frames already in the resume journal */
+    vsri_converter *cv_conv, *cv_ref;
+    stage_acc acc_dec, acc_pre, acc_post, acc_enc;
+} run_ctx;
+
+static void fail(run_ctx *c, int code)
+{
+    pthread_mutex_lock(&c->err_lock);
+    if (!c->err) {
+        c->err = code;
+        vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
+        if (!c->err_msg[0])
+            vsri_strlcpy(c->err_msg, vsr_strerror(code), sizeof(c->err_msg));
+    }
+    pthread_mutex_unlock(&c->err_lock);
+    atomic_store(&c->stop, 1);
+    if (c->q_dec) {
+        vsri_queue_abort(c->q_dec);
+        vsri_queue_abort(c->q_conv);
+        vsri_queue_abort(c->q_enc);
+    }
+}
+
+static int should_stop(run_ctx *c)
+{
+    if (vsri_session_cancelled(c->ses) && !atomic_load(&c->stop)) {
+        c->cancelled = 1;
+        fail(c, VSR_ERROR_CANCELLED);
+    }
+    return atomic_load(&c->stop);
+}
+
+static void emit_record(run_ctx *c, vsr_op_type type, int64_t start, int64_t dur, int64_t frames)
+{
+    vsr_op_record r;
+    memset(&r, 0, sizeof(r));
+    r.size = sizeof(r);
+    r.type = type;
+    r.strategy = vsri_session_model_name(c->ses);
+    r.run_id = c->run_id;
+    r.start_ns = start;
+    r.duration_ns = dur;
+    r.end_ns = start + dur;
+    r.frames = frames;
+    r.in_width = c->in_w;
+    r.in_height = c->in_h;
+    r.out_width = c->out_w;
+    r.out_height = c->out_h;
+    const vsr_model *m = vsri_session_model(c->ses);
+    r.scale = m->card.scale;
+    r.precision = vsr_precision_name(m->precision);
+    r.device = m->device;
+    r.success = 1;
+    if (vsr_tracker_record(c->tr, &r) == VSR_ERROR_CANCELLED && !c->cancelled) {
+        c->cancelled = 1;
+        fail(c, VSR_ERROR_CANCELLED);
+    }
+}
+
+static void stage_add(run_ctx *c, stage_acc *a, int64_t start, int64_t dur)
+{
+    if (!c->tr)
+        return;
+    if (!a->frames)
+        a->start = start;
+    a->busy += dur;
+    a->frames++;
+    if (a->frames >= a->every) {
+        emit_record(c, a->type, a->start, a->busy, a->frames);
+        a->busy = a->frames = 0;
+    }
+}
+
+static void stage_flush(run_ctx *c, stage_acc *a)
+{
+    if (c->tr && a->frames && a->every < INT64_MAX)
+        emit_record(c, a->type, a->start, a->busy, a->frames);
+    a->busy = a->frames = 0;
+}
+
+static void note_in_flight(run_ctx *c, int delta)
+{
+    int now = atomic_fetch_add(&c->in_flight, delta) + delta;
+    int max = atomic_load(&c->max_in_flight);
+    while (now > max && !atomic_compare_exchange_weak(&c->max_in_flight, &max, now))
+        ;
+    if (delta > 0 && c->tr)
+        vsri_tracker_note_inflight(c->tr, now);
+}
+
+/* ---- the four stages, each one frame at a time ------------------------- */
+
+static int stage_decode(run_ctx *c, vsr_frame **f)
+{
+    int64_t t0 = vsri_now_ns();
+    int err = vsr_input_read_frame(c->in, f);
+    if (err == VSR_EOF)
+        return err;
+    if (err < 0) {
+        fail(c, err);
+        return err;
+    }
+    stage_add(c, &c->acc_dec, t0, vsri_now_ns() - t0);
+    c->decoded++;
+    note_in_flight(c, 1);
+    return 0;
+}
+
+static int stage_convert(run_ctx *c, vsr_frame *f, vsr_frame **g)
+{
+    int64_t t0 = vsri_now_ns();
+    int err = vsri_session_prepare_frame(c->ses, c->cv_conv, f, g);
+    vsr_frame_unref(&f);
+    if (err < 0) {
+        fail(c, err);
+        return err;
+    }
+    stage_add(c, &c->acc_pre, t0, vsri_now_ns() - t0);
+    return 0;
+}
+
+static void report_progress(run_ctx *c)
+{
+    if (!c->tr)
+        return;
+    vsr_progress p;
+    memset(&p, 0, sizeof(p));
+    p.size = sizeof(p);
+    p.run_id = c->run_id;
+    p.frames_done = c->written + c->skipped;
+    p.frames_total = c->frames_total;
+    p.elapsed_s = (vsri_now_ns() - c->start_ns) / 1e9;
+    p.fps = p.elapsed_s > 0 ? c->written / p.elapsed_s : 0;
+    p.eta_s = c->frames_total > 0 && p.fps > 0 ? (c->frames_total - p.frames_done) / p.fps : -1;
+    if (p.eta_s < 0 && c->frames_total > 0)
+        p.eta_s = -1;
+    if (vsr_tracker_progress(c->tr, &p) == VSR_ERROR_CANCELLED && !c->cancelled) {
+        c->cancelled = 1;
+        fail(c, VSR_ERROR_CANCELLED);
+    }
+}
+
+static int measure_quality(run_ctx *c, const vsr_frame *out)
+{
+    vsr_frame *rf = NULL, *rgb = NULL;
+    int err = vsr_input_read_frame(c->ref, &rf);
+    if (err == VSR_EOF)
+        return vsri_error(VSR_ERROR_INPUT, "reference '%s' has fewer frames than the output (%lld)",
+                          c->rs.reference_path, (long long)(c->written + 1));
+    if (err < 0)
+        return err;
+    if (rf->av->width != out->av->width || rf->av->height != out->av->height) {
+        err = vsri_error(VSR_EINVAL, "reference '%s' is %dx%d but the output is %dx%d", c->rs.reference_path,
+                         rf->av->width, rf->av->height, out->av->width, out->av->height);
+        vsr_frame_unref(&rf);
+        return err;
+    }
+    err = vsri_session_prepare_frame(c->ses, c->cv_ref, rf, &rgb);
+    vsr_frame_unref(&rf);
+    if (err < 0)
+        return err;
+    vsri_image a, b;
+    vsri_image_rgbf32(&a, vsri_frame_chw(out), out->av->width, out->av->height);
+    vsri_image_rgbf32(&b, vsri_frame_chw(rgb), rgb->av->width, rgb->av->height);
+    double psnr = 0, ssim = 0;
+    err = vsri_quality_psnr(&a, &b, &psnr);
+    if (err >= 0)
+        err = vsri_quality_ssim(&a, &b, &ssim);
+    vsr_frame_unref(&rgb);
+    if (err < 0)
+        return err;
+    return vsr_tracker_record_quality(c->tr, c->written, psnr, ssim);
+}
+
+static int stage_encode(run_ctx *c, vsr_frame *f)
+{
+    if (c->rs.test_encode_delay_us > 0)
+        usleep((useconds_t)c->rs.test_encode_delay_us);
+    int64_t t0 = vsri_now_ns();
+    int err = c->ref && c->tr ? measure_quality(c, f) : 0;
+    if (err >= 0)
+        err = c->resume ? vsri_resume_write_frame(c->resume, f) : vsr_output_write_frame(c->out, f);
+    vsr_frame_unref(&f);
+    note_in_flight(c, -1);
+    if (err < 0) {
+        fail(c, err);
+        return err;
+    }
+    int64_t conv_ns = 0, enc_ns = vsri_now_ns() - t0;
+    if (!c->resume)
+        vsri_output_last_times(c->out, &conv_ns, &enc_ns);
+    stage_add(c, &c->acc_post, t0, conv_ns);
+    stage_add(c, &c->acc_enc, t0 + conv_ns, enc_ns);
+    c->written++;
+    report_progress(c);
+    return 0;
+}
+
+/* Send one prepared frame (NULL = flush) and pass on every frame the
+ * session has ready: to the encoder directly (serial) or its queue. */
+static int stage_infer(run_ctx *c, vsr_frame *f, int (*deliver)(run_ctx *c, vsr_frame *out))
+{
+    for (;;) {
+        int err = vsr_session_send_frame(c->ses, f);
+        if (err == 0)
+            break;
+        if (err != VSR_EAGAIN) {
+            vsr_frame_unref(&f);
+            fail(c, err);
+            return err;
+        }
+        /* the session wants its output taken first */
+        vsr_frame *g;
+        while ((err = vsr_session_receive_frame(c->ses, &g)) == 0)
+            if ((err = deliver(c, g)) < 0) {
+                vsr_frame_unref(&f);
+                return err;
+            }
+        if (err != VSR_EAGAIN && err != VSR_EOF) {
+            vsr_frame_unref(&f);
+            fail(c, err);
+            return err;
+        }
+    }
+    vsr_frame_unref(&f);
+    vsr_frame *g;
+    int err;
+    while ((err = vsr_session_receive_frame(c->ses, &g)) == 0)
+        if ((err = deliver(c, g)) < 0)
+            return err;
+    if (err != VSR_EAGAIN && err != VSR_EOF) {
+        fail(c, err);
+        return err;
+    }
+    return 0;
+}
+
+/* ---- serial ------------------------------------------------------------ */
+
+static int deliver_serial(run_ctx *c, vsr_frame *g)
+{
+    return stage_encode(c, g);
+}
+
+static void run_serial(run_ctx *c)
+{
+    while (!should_stop(c)) {
+        vsr_frame *f = NULL, *g = NULL;
+        int err = stage_decode(c, &f);
+        if (err == VSR_EOF) {
+            stage_infer(c, NULL, deliver_serial);
+            return;
+        }
+        if (err < 0 || stage_convert(c, f, &g) < 0)
+            return;
+        if (stage_infer(c, g, deliver_serial) < 0)
+            return;
+    }
+}
+
+/* ---- pipelined --------------------------------------------------------- */
+
+static void drop_frame(void *item)
+{
+    vsr_frame *f = item;
+    vsr_frame_unref(&f);
+}
+
+static void *decode_thread(void *arg)
+{
+    run_ctx *c = arg;
+    while (!should_stop(c)) {
+        vsr_frame *f = NULL;
+        int err = stage_decode(c, &f);
+        if (err < 0)
+            break;
+        if (vsri_queue_push(c->q_dec, f) < 0) {
+            vsr_frame_unref(&f);
+            break;
+        }
+    }
+    vsri_queue_close(c->q_dec);
+    return NULL;
+}
+
+static void *convert_thread(void *arg)
+{
+    run_ctx *c = arg;
+    void *item;
+    while (!should_stop(c) && vsri_queue_pop(c->q_dec, &item) == 0) {
+        vsr_frame *g = NULL;
+        if (stage_convert(c, item, &g) < 0)
+            break;
+        if (vsri_queue_push(c->q_conv, g) < 0) {
+            vsr_frame_unref(&g);
+            break;
+        }
+    }
+    vsri_queue_close(c->q_conv);
+    return NULL;
+}
+
+static int deliver_queued(run_ctx *c, vsr_frame *g)
+{
+    int err = vsri_queue_push(c->q_enc, g);
+    if (err < 0)
+        vsr_frame_unref(&g);
+    return err;
+}
+
+static void *infer_thread(void *arg)
+{
+    run_ctx *c = arg;
+    void *item;
+    int r = 0;
+    while (!should_stop(c) && (r = vsri_queue_pop(c->q_conv, &item)) == 0)
+        if (stage_infer(c, item, deliver_queued) < 0)
+            break;
+    if (!should_stop(c) && r == VSR_EOF)
+        stage_infer(c, NULL, deliver_queued);
+    vsri_queue_close(c->q_enc);
+    return NULL;
+}
+
+static void run_pipelined(run_ctx *c)
+{
+    int depth = c->rs.queue_depth;
+    int err = vsri_queue_new(&c->q_dec, depth);
+    if (err >= 0)
+        err = vsri_queue_new(&c->q_conv, depth);
+    if (err >= 0)
+        err = vsri_queue_new(&c->q_enc, depth);
+    if (err < 0) {
+        fail(c, err);
+        return;
+    }
+    pthread_t td, tc, ti;
+    int started = 0;
+    if (pthread_create(&td, NULL, decode_thread, c) == 0)
+        started++;
+    if (started == 1 && pthread_create(&tc, NULL, convert_thread, c) == 0)
+        started++;
+    if (started == 2 && pthread_create(&ti, NULL, infer_thread, c) == 0)
+        started++;
+    if (started < 3) {
+        fail(c, vsri_error(VSR_ENOMEM, "cannot start the pipeline threads"));
+    } else {
+        /* the caller's thread encodes */
+        void *item;
+        while (!should_stop(c) && vsri_queue_pop(c->q_enc, &item) == 0)
+            if (stage_encode(c, item) < 0)
+                break;
+    }
+    /* whoever stopped first, make sure every thread can finish */
+    if (atomic_load(&c->stop)) {
+        vsri_queue_abort(c->q_dec);
+        vsri_queue_abort(c->q_conv);
+        vsri_queue_abort(c->q_enc);
+    }
+    if (started > 0)
+        pthread_join(td, NULL);
+    if (started > 1)
+        pthread_join(tc, NULL);
+    if (started > 2)
+        pthread_join(ti, NULL);
+}
+
+/* ---- the whole run ----------------------------------------------------- */
+
+static int device_probe(void *ctx, int64_t *used, int64_t *total, int64_t *peak, double *util)
+{
+    const vsr_model *m = ctx;
+    int64_t fb, tb, pb;
+    if (vsrt_device_memory(m->shim, &fb, &tb, &pb) < 0)
+        return -1;
+    *used = tb - fb;
+    *total = tb;
+    *peak = pb;
+    *util = -1;
+    return 0;
+}
+
+static void record_run(run_ctx *c, int err, int64_t chunks, int64_t tiles)
+{
+    if (!c->tr)
+        return;
+    vsr_op_record r;
+    memset(&r, 0, sizeof(r));
+    r.size = sizeof(r);
+    r.type = VSR_OP_RUN;
+    r.strategy = vsri_session_model_name(c->ses);
+    r.run_id = c->run_id;
+    r.start_ns = c->start_ns;
+    r.end_ns = vsri_now_ns();
+    r.duration_ns = r.end_ns - r.start_ns;
+    r.frames = c->written;
+    r.chunks = chunks;
+    r.tiles = tiles;
+    r.in_width = c->in_w;
+    r.in_height = c->in_h;
+    r.out_width = c->out_w;
+    r.out_height = c->out_h;
+    const vsr_model *m = vsri_session_model(c->ses);
+    r.scale = m->card.scale;
+    r.precision = vsr_precision_name(m->precision);
+    r.device = m->device;
+    r.success = err == 0;
+    r.error_code = err;
+    r.error_message = err ? c->err_msg : NULL;
+    vsr_tracker_record(c->tr, &r);
+}
+
+int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *output_path,
+                     const vsr_run_settings *settings, vsr_run_result *res)
+{
+    if (!ses || !input_path || !output_path)
+        return vsri_error(VSR_EINVAL, "vsr_upscale_file: session, input and output are required");
+    if (res && res->size < sizeof(uint32_t))
+        return vsri_error(VSR_EINVAL, "vsr_upscale_file: result.size not set");
+    run_ctx *c = calloc(1, sizeof(*c));
+    if (!c)
+        return VSR_ENOMEM;
+    vsr_run_settings_default(&c->rs);
+    int err = settings ? VSRI_COPY_SETTINGS(&c->rs, settings) : 0;
+    if (err < 0) {
+        free(c);
+        return err;
+    }
+    if (c->rs.queue_depth < 1 || c->rs.queue_depth > 1024 || c->rs.test_encode_delay_us < 0) {
+        free(c);
+        return vsri_error(VSR_EINVAL, "queue depth must be 1..1024");
+    }
+    pthread_mutex_init(&c->err_lock, NULL);
+    c->ses = ses;
+    c->tr = vsri_session_tracker(ses);
+    c->start_ns = vsri_now_ns();
+    c->run_id = c->tr ? vsri_tracker_new_run_id(c->tr) : 0;
+    vsr_session_reset(ses);
+    const vsr_model *m = vsri_session_model(ses);
+    if (c->tr) {
+        vsri_tracker_set_queue_depth(c->tr, c->rs.queue_depth);
+        if (m->cuda)
+            vsri_tracker_set_device_probe(c->tr, device_probe, (void *)m);
+    }
+    vsr_granularity g = c->tr ? vsri_tracker_granularity(c->tr) : VSR_GRANULARITY_RUN;
+    int64_t every = g == VSR_GRANULARITY_OPERATION ? 1 : g == VSR_GRANULARITY_CHUNK ? 0 : INT64_MAX;
+    vsr_session_info si = {.size = sizeof(si)};
+    vsr_session_get_info(ses, &si);
+    if (every == 0) /* a chunk's worth of frames */
+        every = m->card.layout == VSR_LAYOUT_NCHW ? (si.batch > 0 ? si.batch : 1)
+                                                  : (si.chunk > 0 ? si.chunk : 8);
+    c->acc_dec = (stage_acc){VSR_OP_DECODE, 0, 0, 0, every};
+    c->acc_pre = (stage_acc){VSR_OP_PREPROCESS, 0, 0, 0, every};
+    c->acc_post = (stage_acc){VSR_OP_POSTPROCESS, 0, 0, 0, every};
+    c->acc_enc = (stage_acc){VSR_OP_ENCODE, 0, 0, 0, every};
+
+    c->cv_conv = vsri_converter_alloc();
+    c->cv_ref = vsri_converter_alloc();
+    if (!c->cv_conv || !c->cv_ref) {
+        err = VSR_ENOMEM;
+        goto done;
+    }
+    err = vsr_input_open(&c->in, input_path, c->rs.input);
+    if (err < 0)
+        goto done;
+    vsr_input_info info = {.size = sizeof(info)};
+    vsr_input_get_info(c->in, &info);
+    c->in_w = info.width;
+    c->in_h = info.height;
+    c->out_w = info.width * m->card.scale;
+    c->out_h = info.height * m->card.scale;
+    c->frames_total = info.frames;
+    if (c->rs.reference_path && c->tr) {
+        err = vsr_input_open(&c->ref, c->rs.reference_path, c->rs.input);
+        if (err < 0)
+            goto done;
+    }
+    if (c->rs.resume) {
+        vsri_strbuf fp;
+        vsri_sb_init(&fp);
+        vsri_session_fingerprint(ses, &fp);
+        err = fp.oom ? VSR_ENOMEM
+                     : vsri_resume_open(&c->resume, output_path, c->in, c->rs.output, fp.data, &c->skipped);
+        vsri_sb_free(&fp);
+        if (err < 0)
+            goto done;
+    } else {
+        err = vsr_output_open(&c->out, output_path, c->in, c->rs.output);
+        if (err < 0)
+            goto done;
+    }
+    if (c->skipped > 0) {
+        /* Frames already done: decode and drop them. Sequence models re-run
+         * from the journal's chunk boundary, which the resume module chose
+         * so that the output frames after it come out the same. */
+        err = vsri_resume_skip(c->resume, c->in, ses);
+        if (err < 0)
+            goto done;
+    }
+    if (c->rs.pipelined)
+        run_pipelined(c);
+    else
+        run_serial(c);
+    stage_flush(c, &c->acc_dec);
+    stage_flush(c, &c->acc_pre);
+    stage_flush(c, &c->acc_post);
+    stage_flush(c, &c->acc_enc);
+    err = c->err;
+    if (err && !c->cancelled)
+        goto done;
+    if (c->written == 0 && c->skipped == 0) {
+        const char *why = NULL;
+        vsr_input_damaged(c->in, &why);
+        err = vsri_error(VSR_ERROR_INPUT, "input '%s': no frame could be decoded%s%s", input_path,
+                         why ? ": " : "", why ? why : "");
+        vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
+        goto done;
+    }
+    err = c->resume ? vsri_resume_finish(c->resume, c->in, c->cancelled) : vsr_output_finish(c->out);
+    if (err < 0) {
+        vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
+        goto done;
+    }
+    if (c->cancelled) {
+        err = VSR_ERROR_CANCELLED;
+        snprintf(c->err_msg, sizeof(c->err_msg), "cancelled after %lld frames; output '%s' holds them",
+                 (long long)(c->written + c->skipped), output_path);
+    } else {
+        const char *why = NULL;
+        if (vsr_input_damaged(c->in, &why)) {
+            err = VSR_ERROR_INPUT_DAMAGED;
+            snprintf(c->err_msg, sizeof(c->err_msg), "%s; output '%s' holds all %lld frames decoded", why,
+                     output_path, (long long)(c->written + c->skipped));
+        }
+    }
+done:
+    if (err < 0 && !c->err_msg[0])
+        vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
+    int64_t chunks = 0, tiles = 0;
+    vsri_session_counts(ses, &chunks, &tiles);
+    record_run(c, err, chunks, tiles);
+    if (res) {
+        vsr_run_result r;
+        memset(&r, 0, sizeof(r));
+        r.frames_decoded = c->decoded;
+        r.frames_written = c->written + c->skipped;
+        r.frames_resumed = c->skipped;
+        r.chunks = chunks;
+        r.tiles = tiles;
+        r.input_damaged = c->in ? vsr_input_damaged(c->in, NULL) : 0;
+        r.cancelled = c->cancelled;
+        r.seconds = (vsri_now_ns() - c->start_ns) / 1e9;
+        r.fps = r.seconds > 0 ? c->written / r.seconds : 0;
+        r.max_frames_in_flight = atomic_load(&c->max_in_flight);
+        uint32_t size = res->size < sizeof(r) ? res->size : (uint32_t)sizeof(r);
+        r.size = size;
+        memcpy(res, &r, size);
+    }
+    vsri_resume_close(&c->resume);
+    vsr_output_close(&c->out); /* removes the file unless it was finished */
+    vsr_input_close(&c->ref);
+    vsr_input_close(&c->in);
+    vsri_queue_free(&c->q_dec, drop_frame);
+    vsri_queue_free(&c->q_conv, drop_frame);
+    vsri_queue_free(&c->q_enc, drop_frame);
+    vsri_converter_free(&c->cv_conv);
+    vsri_converter_free(&c->cv_ref);
+    if (c->tr && m->cuda)
+        vsri_tracker_set_device_probe(c->tr, NULL, (void *)m);
+    vsr_session_reset(ses);
+    if (err < 0) {
+        vsri_set_last_error(c->err_msg);
+        if (err != VSR_ERROR_CANCELLED && err != VSR_ERROR_INPUT_DAMAGED)
+            vsri_log(VSR_LOG_ERROR, "%s", c->err_msg);
+        else
+            vsri_log(VSR_LOG_WARNING, "%s", c->err_msg);
+    }
+    pthread_mutex_destroy(&c->err_lock);
+    free(c);
+    return err;
+}

@@ -129,7 +129,7 @@ void vsri_sb_json_number(vsri_strbuf *sb, double v)
 {
     if (!isfinite(v))
         vsri_sb_puts(sb, "null");
-    else if (v == (double)(int64_t)v && fabs(v) < 9e15)
+    else if (fabs(v) < 9e15 && v == (double)(int64_t)v) /* range first: the cast is UB beyond int64 */
         vsri_sb_printf(sb, "%lld", (long long)v);
     else
         vsri_sb_printf(sb, "%.17g", v);

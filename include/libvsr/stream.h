@@ -90,7 +90,7 @@ typedef struct vsr_output_settings {
     const char *pix_fmt;     /**< FFmpeg pixel format name; NULL = chosen from the input and encoder */
     int64_t bitrate;         /**< bits/s; 0 = not set (default) */
     int threads;             /**< encoder threads; 0 = encoder's choice (default) */
-    const char *options;     /**< extra encoder options "key=value:key=value"; NULL = none */
+    const char *options;     /**< extra encoder options "key=value;key=value" (a value may hold ':'); NULL = none */
     int copy_streams;        /**< copy audio/subtitle/attachment streams from the source; default 1 */
     int overwrite;           /**< replace an existing file; default 1 */
     vsr_rational frame_rate; /**< used when frames carry no time base; default 25/1 */

@@ -1,0 +1,39 @@
+/*
+ * What the output side needs from an input: its demuxer (streams,
+ * metadata, chapters) and the packets of its other streams, which the
+ * input queues while it reads video so that the output can copy them.
+ */
+#ifndef LIBVSR_STREAM_INTERNAL_H
+#define LIBVSR_STREAM_INTERNAL_H
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+
+#include "internal.h"
+
+const AVFormatContext *vsri_input_format(const vsr_input *in);
+const AVStream *vsri_input_video_stream(const vsr_input *in);
+const char *vsri_input_name(const vsr_input *in);
+
+/* Start queueing the packets of the streams for which keep[i] is set
+ * (indices of the input's streams; the array has nb_streams entries). */
+int vsri_input_copy_streams(vsr_input *in, const uint8_t *keep);
+
+/* Oldest queued packet whose timestamp (in its stream's time base) is at
+ * or before until_us microseconds, or any packet if until_us is INT64_MAX.
+ * NULL if there is none. The caller owns the packet. Thread-safe against
+ * the reading thread. */
+AVPacket *vsri_input_pop_packet(vsr_input *in, int64_t until_us);
+/* 1 when the input has read its whole file (no more packets will come). */
+int vsri_input_packets_done(vsr_input *in);
+/* Stop queueing (e.g. when the output is closed) and drop what is queued. */
+void vsri_input_stop_copy(vsr_input *in);
+
+/* The input's file path (for resume fingerprints), NULL for memory inputs. */
+const char *vsri_input_path(const vsr_input *in);
+
+/* Time the last vsr_output_write_frame() spent converting the frame to
+ * the encoder's format, and encoding and muxing it. */
+void vsri_output_last_times(const vsr_output *o, int64_t *convert_ns, int64_t *encode_ns);
+
+#endif /* LIBVSR_STREAM_INTERNAL_H */

@@ -1,0 +1,534 @@
+/* Tracker exports: JSON round trip, CSV quoting, Prometheus text format. */
+#include <ctype.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "json.h"
+#include "libvsr/vsr.h"
+#include "testutil.h"
+#include "tracker_internal.h"
+
+#define N_RECORDS 7
+
+static const char *nasty_message = "failed, badly: \"quoted\"\nsecond line, with \\ too";
+static const char *nasty_strategy = "model \"x\"\\v2\nnew";
+/* beyond 2^53: a double would round it */
+static const int64_t big_start = 9007199254740993LL;
+
+static vsr_tracker *make_tracker(void)
+{
+    vsr_tracker_settings s;
+    vsr_tracker_settings_default(&s);
+    s.sampler_interval_ms = 0;
+    vsr_tracker *t = NULL;
+    CHECK_EQ_INT(vsr_tracker_create(&t, &s), 0);
+    vsr_tracker_set_meta(t, "host", "box;1=a\\b");
+    vsr_tracker_set_meta(t, "job", "7");
+    for (int i = 0; i < N_RECORDS; i++) {
+        vsr_op_record r;
+        memset(&r, 0, sizeof(r));
+        r.size = sizeof(r);
+        r.type = i == N_RECORDS - 1 ? VSR_OP_RUN : (vsr_op_type)(i % 3 + 2);
+        r.strategy = i % 2 ? "realesr-x2" : nasty_strategy;
+        r.run_id = 5;
+        r.start_ns = big_start + i;
+        r.duration_ns = 1234567 + 1000 * i + (i == 2 ? 1 : 0);
+        r.end_ns = r.start_ns + r.duration_ns;
+        r.frames = i + 1;
+        r.chunks = 1;
+        r.tiles = 4;
+        r.in_width = 640;
+        r.in_height = 360;
+        r.out_width = 1280;
+        r.out_height = 720;
+        r.scale = 2;
+        r.precision = "bf16";
+        r.device = i % 2 ? "cpu" : NULL;
+        r.success = i != 3;
+        r.error_code = i == 3 ? VSR_ERROR_MODEL_RUN : 0;
+        r.error_message = i == 3 ? nasty_message : NULL;
+        vsr_kv own[] = {{"tile", "4"}, {"note", "a,b"}};
+        r.meta = own;
+        r.n_meta = i == 3 ? 2 : 0;
+        CHECK_EQ_INT(vsr_tracker_record(t, &r), 0);
+    }
+    vsr_tracker_record_quality(t, 0, 31.25, 0.875);
+    vsr_tracker_record_quality(t, 1, INFINITY, 1.0);
+    vsri_tracker_note_inflight(t, 12);
+    vsri_tracker_set_queue_depth(t, 4);
+    return t;
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+static int num_eq(const vsri_json *j, double v)
+{
+    return vsri_json_type_of(j) == VSRI_JSON_NUMBER && vsri_json_number(j, NAN) == v;
+}
+
+static void check_json_stats(const vsri_json *o, const vsr_op_stats *s)
+{
+    int64_t v;
+    CHECK(vsri_json_int(vsri_json_get(o, "count"), &v) == 0 && v == s->count);
+    CHECK(vsri_json_int(vsri_json_get(o, "successes"), &v) == 0 && v == s->successes);
+    CHECK(vsri_json_int(vsri_json_get(o, "failures"), &v) == 0 && v == s->failures);
+    CHECK(vsri_json_int(vsri_json_get(o, "frames"), &v) == 0 && v == s->frames);
+    /* %.17g round-trips every double exactly */
+    CHECK(num_eq(vsri_json_get(o, "total_ms"), s->total_ms));
+    CHECK(num_eq(vsri_json_get(o, "mean_ms"), s->mean_ms));
+    CHECK(num_eq(vsri_json_get(o, "min_ms"), s->min_ms));
+    CHECK(num_eq(vsri_json_get(o, "max_ms"), s->max_ms));
+    CHECK(num_eq(vsri_json_get(o, "p50_ms"), s->p50_ms));
+    CHECK(num_eq(vsri_json_get(o, "p95_ms"), s->p95_ms));
+    CHECK(num_eq(vsri_json_get(o, "fps"), s->fps));
+}
+
+static void test_json(vsr_tracker *t)
+{
+    char *text = NULL;
+    CHECK_EQ_INT(vsr_tracker_export_string(t, VSR_EXPORT_JSON, &text), 0);
+    if (!text)
+        return;
+    vsri_json *root = NULL;
+    char err[256] = "";
+    int rc = vsri_json_parse(text, strlen(text), &root, err, sizeof(err));
+    CHECK_MSG(rc == 0, "JSON does not parse: %s", err);
+    if (rc != 0) {
+        fprintf(stderr, "%s\n", text);
+        vsr_free(text);
+        return;
+    }
+    CHECK(strcmp(vsri_json_string(vsri_json_get(root, "format"), ""), "libvsr-stats") == 0);
+    CHECK(num_eq(vsri_json_get(root, "version"), 1));
+    CHECK(strcmp(vsri_json_string(vsri_json_get(root, "library"), ""), vsr_version_string()) == 0);
+
+    const vsri_json *stats = vsri_json_get(root, "stats");
+    CHECK_EQ_INT(vsri_json_count(stats), VSR_OP_COUNT);
+    for (int type = 0; type < VSR_OP_COUNT; type++) {
+        const char *name = vsr_op_type_name((vsr_op_type)type);
+        const vsri_json *o = vsri_json_get(stats, name);
+        CHECK(o != NULL);
+        vsr_op_stats s = {.size = sizeof(s)};
+        vsr_tracker_get_stats(t, (vsr_op_type)type, NULL, &s);
+        check_json_stats(o, &s);
+        const vsri_json *by = vsri_json_get(o, "by_strategy");
+        CHECK(vsri_json_type_of(by) == VSRI_JSON_OBJECT);
+        int64_t sum = 0;
+        for (int i = 0; i < vsri_json_count(by); i++) {
+            const char *strat = vsri_json_key_at(by, i);
+            vsr_tracker_get_stats(t, (vsr_op_type)type, strat, &s);
+            check_json_stats(vsri_json_at(by, i), &s);
+            sum += s.count;
+        }
+        vsr_tracker_get_stats(t, (vsr_op_type)type, NULL, &s);
+        CHECK_EQ_INT(sum, s.count);
+    }
+    const vsri_json *inf = vsri_json_get(stats, "inference");
+    CHECK(vsri_json_get(vsri_json_get(inf, "by_strategy"), nasty_strategy) != NULL);
+
+    const vsri_json *res = vsri_json_get(root, "resources");
+    int64_t v = 0;
+    CHECK(vsri_json_int(vsri_json_get(res, "max_frames_in_flight"), &v) == 0 && v == 12);
+    CHECK(vsri_json_int(vsri_json_get(res, "queue_depth"), &v) == 0 && v == 4);
+    CHECK(vsri_json_int(vsri_json_get(res, "peak_device_bytes"), &v) == 0 && v == -1);
+    CHECK(vsri_json_int(vsri_json_get(res, "peak_rss_bytes"), &v) == 0 && v > 0);
+
+    const vsri_json *q = vsri_json_get(root, "quality");
+    CHECK(vsri_json_int(vsri_json_get(q, "frames"), &v) == 0 && v == 2);
+    CHECK(num_eq(vsri_json_get(q, "psnr_min"), 31.25));
+    CHECK(num_eq(vsri_json_get(q, "psnr_mean"), (31.25 + 100.0) / 2));
+    CHECK(num_eq(vsri_json_get(q, "ssim_mean"), 0.9375));
+    const vsri_json *pf = vsri_json_get(q, "per_frame");
+    CHECK_EQ_INT(vsri_json_count(pf), 2);
+    CHECK(num_eq(vsri_json_get(vsri_json_at(pf, 1), "psnr_db"), 100.0));
+    CHECK(vsri_json_bool(vsri_json_get(q, "per_frame_truncated"), 1) == 0);
+
+    const vsri_json *hist = vsri_json_get(root, "history");
+    CHECK_EQ_INT(vsri_json_count(hist), N_RECORDS);
+    for (int i = 0; i < vsri_json_count(hist) && i < N_RECORDS; i++) {
+        const vsri_json *h = vsri_json_at(hist, i);
+        vsr_op_record r = {.size = sizeof(r)};
+        vsr_tracker_history_get(t, i, &r);
+        CHECK(vsri_json_int(vsri_json_get(h, "start_ns"), &v) == 0 && v == r.start_ns);
+        CHECK(v == big_start + i);
+        CHECK(vsri_json_int(vsri_json_get(h, "end_ns"), &v) == 0 && v == r.end_ns);
+        CHECK(vsri_json_int(vsri_json_get(h, "duration_ns"), &v) == 0 && v == r.duration_ns);
+        CHECK(vsri_json_int(vsri_json_get(h, "run_id"), &v) == 0 && v == 5);
+        CHECK(vsri_json_int(vsri_json_get(h, "frames"), &v) == 0 && v == r.frames);
+        CHECK(vsri_json_int(vsri_json_get(h, "tiles"), &v) == 0 && v == 4);
+        CHECK(vsri_json_int(vsri_json_get(h, "out_height"), &v) == 0 && v == 720);
+        CHECK(vsri_json_int(vsri_json_get(h, "scale"), &v) == 0 && v == 2);
+        CHECK(vsri_json_int(vsri_json_get(h, "error_code"), &v) == 0 && v == r.error_code);
+        CHECK(strcmp(vsri_json_string(vsri_json_get(h, "type"), ""), vsr_op_type_name(r.type)) == 0);
+        CHECK(strcmp(vsri_json_string(vsri_json_get(h, "strategy"), ""), r.strategy) == 0);
+        CHECK(strcmp(vsri_json_string(vsri_json_get(h, "precision"), ""), "bf16") == 0);
+        if (r.device)
+            CHECK(strcmp(vsri_json_string(vsri_json_get(h, "device"), ""), r.device) == 0);
+        else
+            CHECK(vsri_json_type_of(vsri_json_get(h, "device")) == VSRI_JSON_NULL);
+        CHECK(vsri_json_bool(vsri_json_get(h, "success"), -1) == r.success);
+        if (r.error_message)
+            CHECK(strcmp(vsri_json_string(vsri_json_get(h, "error_message"), ""), nasty_message) == 0);
+        const vsri_json *meta = vsri_json_get(h, "meta");
+        CHECK_EQ_INT(vsri_json_count(meta), r.n_meta);
+        for (int m = 0; m < r.n_meta; m++) {
+            CHECK(strcmp(vsri_json_key_at(meta, m), r.meta[m].key) == 0);
+            CHECK(strcmp(vsri_json_string(vsri_json_at(meta, m), ""), r.meta[m].value) == 0);
+        }
+    }
+    vsri_json_free(root);
+    vsr_free(text);
+}
+
+/* ---------------------------------------------------------------- CSV */
+
+typedef struct csv_row {
+    int n;
+    char *field[32];
+} csv_row;
+
+/* A small RFC 4180 reader: rows end with CRLF or LF outside quotes.
+ * Returns the number of rows (at most max_rows), -1 on a syntax error. */
+static int csv_parse(const char *s, csv_row *rows, int max_rows)
+{
+    int nrows = 0;
+    while (*s && nrows < max_rows) {
+        csv_row *row = &rows[nrows++];
+        row->n = 0;
+        for (;;) {
+            size_t cap = strlen(s) + 1;
+            char *f = malloc(cap), *o = f;
+            if (*s == '"') {
+                s++;
+                for (;;) {
+                    if (!*s) {
+                        free(f);
+                        return -1;
+                    }
+                    if (*s == '"' && s[1] == '"') {
+                        *o++ = '"';
+                        s += 2;
+                    } else if (*s == '"') {
+                        s++;
+                        break;
+                    } else {
+                        *o++ = *s++;
+                    }
+                }
+            } else {
+                while (*s && *s != ',' && *s != '\r' && *s != '\n') {
+                    if (*s == '"') {
+                        free(f);
+                        return -1; /* a quote inside an unquoted field */
+                    }
+                    *o++ = *s++;
+                }
+            }
+            *o = 0;
+            if (row->n < 32)
+                row->field[row->n++] = f;
+            else
+                free(f);
+            if (*s == ',') {
+                s++;
+                continue;
+            }
+            if (*s == '\r')
+                s++;
+            if (*s == '\n')
+                s++;
+            else if (*s)
+                return -1;
+            break;
+        }
+    }
+    return nrows;
+}
+
+static void csv_free(csv_row *rows, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < rows[i].n; j++)
+            free(rows[i].field[j]);
+}
+
+static void test_csv(vsr_tracker *t)
+{
+    char *text = NULL;
+    CHECK_EQ_INT(vsr_tracker_export_string(t, VSR_EXPORT_CSV, &text), 0);
+    if (!text)
+        return;
+    csv_row rows[N_RECORDS + 2];
+    memset(rows, 0, sizeof(rows));
+    int n = csv_parse(text, rows, N_RECORDS + 2);
+    CHECK_EQ_INT(n, N_RECORDS + 1);
+    if (n != N_RECORDS + 1) {
+        fprintf(stderr, "%s\n", text);
+        if (n > 0)
+            csv_free(rows, n);
+        vsr_free(text);
+        return;
+    }
+    static const char *const columns[] = {
+        "run_id", "type", "strategy", "start_ns", "end_ns", "duration_ns", "frames",
+        "chunks", "tiles", "in_width", "in_height", "out_width", "out_height", "scale",
+        "precision", "device", "success", "error_code", "error_message", "meta"};
+    CHECK_EQ_INT(rows[0].n, 20);
+    for (int c = 0; c < 20 && c < rows[0].n; c++)
+        CHECK(strcmp(rows[0].field[c], columns[c]) == 0);
+    for (int i = 1; i < n; i++) {
+        vsr_op_record r = {.size = sizeof(r)};
+        vsr_tracker_history_get(t, i - 1, &r);
+        csv_row *row = &rows[i];
+        CHECK_EQ_INT(row->n, 20);
+        if (row->n != 20)
+            continue;
+        CHECK(strcmp(row->field[1], vsr_op_type_name(r.type)) == 0);
+        CHECK(strcmp(row->field[2], r.strategy) == 0);
+        CHECK(strtoll(row->field[3], NULL, 10) == r.start_ns);
+        CHECK(strtoll(row->field[5], NULL, 10) == r.duration_ns);
+        CHECK(strcmp(row->field[15], r.device ? r.device : "") == 0);
+        CHECK(atoi(row->field[16]) == r.success);
+        CHECK(atoi(row->field[17]) == r.error_code);
+        CHECK(strcmp(row->field[18], r.error_message ? r.error_message : "") == 0);
+        if (i - 1 == 3)
+            CHECK(strcmp(row->field[18], nasty_message) == 0);
+        /* meta: key=value;... with ; = \ escaped by a backslash */
+        if (r.n_meta == 4) {
+            CHECK(strcmp(row->field[19], "host=box\\;1\\=a\\\\b;job=7;tile=4;note=a,b") == 0);
+        } else {
+            CHECK_EQ_INT(r.n_meta, 2);
+            CHECK(strcmp(row->field[19], "host=box\\;1\\=a\\\\b;job=7") == 0);
+        }
+    }
+    csv_free(rows, n);
+    vsr_free(text);
+}
+
+/* ---------------------------------------------------------------- Prometheus */
+
+/* Parse name{label="value",...} value. Returns 0 and the family name
+ * (name minus _sum/_count for summaries is left to the caller). */
+static int prom_sample(const char *line, char *name, size_t name_cap, char *labels, size_t labels_cap,
+                       double *value)
+{
+    const char *p = line;
+    size_t n = 0;
+    if (!(isalpha((unsigned char)*p) || *p == '_' || *p == ':'))
+        return -1;
+    while (isalnum((unsigned char)*p) || *p == '_' || *p == ':') {
+        if (n + 1 < name_cap)
+            name[n++] = *p;
+        p++;
+    }
+    name[n] = 0;
+    size_t ln = 0;
+    labels[0] = 0;
+    if (*p == '{') {
+        p++;
+        while (*p != '}') {
+            while (isalnum((unsigned char)*p) || *p == '_')
+                p++;
+            if (*p++ != '=' || *p++ != '"')
+                return -1;
+            while (*p != '"') {
+                if (!*p || *p == '\n')
+                    return -1;
+                if (*p == '\\') {
+                    p++;
+                    if (*p != '\\' && *p != '"' && *p != 'n')
+                        return -1;
+                }
+                p++;
+            }
+            p++;
+            if (*p == ',')
+                p++;
+            else if (*p != '}')
+                return -1;
+        }
+        size_t len = (size_t)(p - line) + 1;
+        ln = len < labels_cap ? len : labels_cap - 1;
+        memcpy(labels, line, ln);
+        labels[ln] = 0;
+        p++;
+    }
+    if (*p++ != ' ')
+        return -1;
+    if (strcmp(p, "NaN") == 0) {
+        *value = NAN;
+        return 0;
+    }
+    if (strcmp(p, "+Inf") == 0 || strcmp(p, "-Inf") == 0) {
+        *value = *p == '+' ? INFINITY : -INFINITY;
+        return 0;
+    }
+    char *end;
+    *value = strtod(p, &end);
+    return *end == 0 && end != p ? 0 : -1;
+}
+
+static void test_prometheus(vsr_tracker *t)
+{
+    char *text = NULL;
+    CHECK_EQ_INT(vsr_tracker_export_string(t, VSR_EXPORT_PROMETHEUS, &text), 0);
+    if (!text)
+        return;
+    char families[64][80];
+    char types[64][16];
+    int n_families = 0;
+    char last_help[80] = "";
+    int samples = 0, bad = 0;
+    int found_ok = 0, found_fail = 0, found_p50 = 0, found_count = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "# HELP ", 7) == 0) {
+            sscanf(line + 7, "%79s", last_help);
+            CHECK(strncmp(last_help, "libvsr_", 7) == 0);
+            continue;
+        }
+        if (strncmp(line, "# TYPE ", 7) == 0) {
+            char name[80], type[16];
+            CHECK(sscanf(line + 7, "%79s %15s", name, type) == 2);
+            CHECK_MSG(strcmp(name, last_help) == 0, "TYPE %s without its HELP", name);
+            CHECK(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0 ||
+                  strcmp(type, "summary") == 0);
+            for (int i = 0; i < n_families; i++)
+                CHECK_MSG(strcmp(families[i], name) != 0, "family %s declared twice", name);
+            if (n_families < 64) {
+                snprintf(families[n_families], sizeof(families[0]), "%s", name);
+                snprintf(types[n_families], sizeof(types[0]), "%s", type);
+                n_families++;
+            }
+            continue;
+        }
+        CHECK_MSG(line[0] != '#', "unexpected comment: %s", line);
+        char name[96], labels[512];
+        double value;
+        if (prom_sample(line, name, sizeof(name), labels, sizeof(labels), &value) != 0) {
+            bad++;
+            fprintf(stderr, "bad sample line: %s\n", line);
+            continue;
+        }
+        samples++;
+        /* the sample belongs to the family declared last */
+        CHECK(n_families > 0);
+        if (n_families == 0)
+            continue;
+        const char *fam = families[n_families - 1];
+        size_t fl = strlen(fam);
+        int ok = strcmp(name, fam) == 0;
+        if (strcmp(types[n_families - 1], "summary") == 0 && strncmp(name, fam, fl) == 0)
+            ok |= strcmp(name + fl, "_sum") == 0 || strcmp(name + fl, "_count") == 0;
+        CHECK_MSG(ok, "sample %s outside its family %s", name, fam);
+        if (strcmp(line, "libvsr_operations_total{type=\"upload\",strategy=\"realesr-x2\","
+                         "result=\"failure\"} 1") == 0)
+            found_fail = 1;
+        if (strcmp(name, "libvsr_operations_total") == 0 &&
+            strstr(labels, "strategy=\"model \\\"x\\\"\\\\v2\\nnew\""))
+            found_ok = 1;
+        if (strstr(line, "libvsr_operation_duration_seconds{type=\"upload\",strategy=\"model") == line &&
+            strstr(labels, "quantile=\"0.5\""))
+            found_p50 = 1;
+        if (strncmp(line, "libvsr_operation_duration_seconds_count{type=\"run\"", 50) == 0)
+            found_count = value == 1;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(samples > 10);
+    CHECK(found_ok);
+    CHECK(found_fail);
+    CHECK(found_p50);
+    CHECK(found_count);
+    static const char *const required[] = {
+        "libvsr_operations_total", "libvsr_operation_duration_seconds", "libvsr_frames_total",
+        "libvsr_peak_rss_bytes", "libvsr_peak_device_bytes", "libvsr_cpu_percent",
+        "libvsr_quality_psnr_db", "libvsr_quality_ssim"};
+    for (size_t r = 0; r < sizeof(required) / sizeof(required[0]); r++) {
+        int seen = 0;
+        for (int i = 0; i < n_families; i++)
+            seen |= strcmp(families[i], required[r]) == 0;
+        CHECK_MSG(seen, "family %s missing", required[r]);
+    }
+    vsr_free(text);
+}
+
+/* ---------------------------------------------------------------- files */
+
+static void test_files(vsr_tracker *t)
+{
+    char dir[] = "/tmp/vsr-export-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/history.csv", dir);
+    CHECK_EQ_INT(vsr_tracker_export(t, VSR_EXPORT_CSV, path), 0);
+    char *data = NULL, *text = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(vsri_read_file(path, 1 << 20, &data, &len), 0);
+    CHECK_EQ_INT(vsr_tracker_export_string(t, VSR_EXPORT_CSV, &text), 0);
+    CHECK(data && text && strcmp(data, text) == 0);
+    free(data);
+    vsr_free(text);
+    remove(path);
+
+    snprintf(path, sizeof(path), "%s/stats.json", dir);
+    CHECK_EQ_INT(vsr_tracker_export(t, VSR_EXPORT_JSON, path), 0);
+    CHECK(access(path, R_OK) == 0);
+    remove(path);
+    snprintf(path, sizeof(path), "%s/metrics.prom", dir);
+    CHECK_EQ_INT(vsr_tracker_export(t, VSR_EXPORT_PROMETHEUS, path), 0);
+    remove(path);
+
+    /* errors name the path */
+    snprintf(path, sizeof(path), "%s/no/such/dir/x.json", dir);
+    int err = vsr_tracker_export(t, VSR_EXPORT_JSON, path);
+    CHECK(err < 0);
+    CHECK_MSG(strstr(vsr_last_error(), path) != NULL, "error without the path: %s", vsr_last_error());
+    CHECK(vsr_tracker_export(t, (vsr_export_format)9, "/tmp/x") == VSR_EINVAL);
+    CHECK(strstr(vsr_last_error(), "/tmp/x") != NULL);
+    rmdir(dir);
+}
+
+static void test_empty(void)
+{
+    vsr_tracker *t = NULL;
+    vsr_tracker_settings s;
+    vsr_tracker_settings_default(&s);
+    s.sampler_interval_ms = 0;
+    CHECK_EQ_INT(vsr_tracker_create(&t, &s), 0);
+    for (int f = 0; f <= 2; f++) {
+        char *text = NULL;
+        CHECK_EQ_INT(vsr_tracker_export_string(t, (vsr_export_format)f, &text), 0);
+        CHECK(text != NULL);
+        if (f == VSR_EXPORT_JSON && text) {
+            vsri_json *root = NULL;
+            char err[128];
+            CHECK_MSG(vsri_json_parse(text, strlen(text), &root, err, sizeof(err)) == 0, "%s", err);
+            /* no quality measured: null, not a number */
+            const vsri_json *q = vsri_json_get(root, "quality");
+            CHECK(vsri_json_type_of(vsri_json_get(q, "psnr_mean")) == VSRI_JSON_NULL);
+            CHECK_EQ_INT(vsri_json_count(vsri_json_get(root, "history")), 0);
+            vsri_json_free(root);
+        }
+        if (f == VSR_EXPORT_CSV && text)
+            CHECK(strchr(text, '\n') == text + strlen(text) - 1); /* the header only */
+        vsr_free(text);
+    }
+    vsr_tracker_destroy(&t);
+}
+
+int main(void)
+{
+    vsr_log_set_level(VSR_LOG_QUIET);
+    vsr_tracker *t = make_tracker();
+    test_json(t);
+    test_csv(t);
+    test_prometheus(t);
+    test_files(t);
+    vsr_tracker_destroy(&t);
+    test_empty();
+    return test_result("export");
+}
