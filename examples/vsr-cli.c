@@ -1,2 +1,504 @@
+/*
+ * vsr-cli: upscale a video file with libvsr. A thin program over the
+ * public header: parse options, open a session, run vsr_upscale_file(),
+ * show progress, export statistics.
+ *
+ * Exit codes: 0 done; 1 failed (no output left); 2 bad command line;
+ * 3 input damaged (the output holds every frame that could be decoded);
+ * 130 interrupted (the output is finished up to the last frame written).
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <libvsr/vsr.h>
-int main(void) { return vsr_version() ? 0 : 1; }
+
+#include "cli_options.h"
+
+#ifndef VSR_DATADIR
+#define VSR_DATADIR "/usr/local/share/libvsr"
+#endif
+#ifndef VSR_SOURCE_MODELDIR
+#define VSR_SOURCE_MODELDIR "models"
+#endif
+
+#define DEFAULT_MODEL "realesr-animevideov3-x2.pt"
+
+enum { EXIT_DAMAGED = 3, EXIT_INTERRUPTED = 130, EXIT_USAGE = 2 };
+
+typedef struct cli {
+    const char *input, *output, *model;
+    vsr_session_settings ss;
+    vsr_output_settings os;
+    vsr_input_settings is;
+    vsr_run_settings rs;
+    const char *stats_json, *stats_csv, *stats_prom;
+    vsr_granularity granularity;
+    int sampler_ms;
+    int quiet, verbose;
+    int print_recommended;
+    int print_info;
+} cli;
+
+static vsr_session *volatile running_session;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (running_session)
+        vsr_session_cancel(running_session);
+    /* a second Ctrl-C kills at once */
+    signal(SIGINT, SIG_DFL);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: vsr-cli -i INPUT -o OUTPUT [options]\n"
+            "\n"
+            "Upscale a video with a neural network (libvsr %s).\n"
+            "\n"
+            "Model and device:\n"
+            "  -m, --model FILE        TorchScript model with a libvsr card (default: %s)\n"
+            "      --device DEV        cpu (default), cuda, cuda:N, auto\n"
+            "      --precision P       auto (default), fp32, bf16, fp16\n"
+            "      --threads N         inference threads (0 = auto)\n"
+            "      --batch N|auto      frames per forward pass\n"
+            "Chunks and tiles:\n"
+            "      --chunk N|auto      temporal chunk length (sequence models)\n"
+            "      --overlap N|auto    frames shared by neighbouring chunks\n"
+            "      --tile N|auto|0     tile size in input pixels (0 = whole frames)\n"
+            "      --tile-pad N|auto   context around each tile\n"
+            "      --tile-blend        feather tile overlaps\n"
+            "      --chunk-blend       cross-fade chunk overlaps\n"
+            "      --mem-limit SIZE    memory for inference, e.g. 2G (default: auto)\n"
+            "Output:\n"
+            "      --codec NAME        libx264 (default), libx265, prores_ks, ffv1, ...\n"
+            "      --crf N             quality for x264/x265 (default 18)\n"
+            "      --preset P          x264/x265 preset (default medium)\n"
+            "      --pix-fmt FMT       encoder pixel format (default: from the input)\n"
+            "      --encoder-options S extra encoder options 'key=value;key=value'\n"
+            "      --no-copy-streams   do not copy audio, subtitles and attachments\n"
+            "Running:\n"
+            "      --serial            run the stages one after another (default: pipelined)\n"
+            "      --queue-depth N     frames per pipeline queue (default 4)\n"
+            "      --resume            continue an interrupted run of the same job\n"
+            "      --hwdec cuda|none   hardware decoding\n"
+            "      --max-frames N      stop after N frames\n"
+            "      --max-size WxH      refuse inputs larger than this (default 16384x16384)\n"
+            "Statistics:\n"
+            "      --stats-json FILE   statistics and history as JSON\n"
+            "      --stats-csv FILE    one row per operation as CSV\n"
+            "      --stats-prom FILE   statistics in Prometheus text format\n"
+            "      --granularity G     operation (default), chunk or run\n"
+            "      --sampler-ms N      resource sampling period (default 100, 0 = off)\n"
+            "      --reference FILE    reference video of the output size: PSNR/SSIM\n"
+            "Other:\n"
+            "      --print-recommended print the settings recommended for this machine\n"
+            "      --info              print the session's resolved settings\n"
+            "  -q, --quiet             errors only, no progress\n"
+            "  -v, --verbose           more messages (twice: debug)\n"
+            "      --version           print versions\n"
+            "  -h, --help              this text\n",
+            vsr_version_string(), DEFAULT_MODEL);
+}
+
+/* The default model: $VSR_MODEL_DIR, the source tree's models/, the
+ * installed data directory. */
+static const char *find_default_model(char *buf, size_t cap)
+{
+    const char *dirs[3] = {getenv("VSR_MODEL_DIR"), VSR_SOURCE_MODELDIR, VSR_DATADIR "/models"};
+    for (int i = 0; i < 3; i++) {
+        if (!dirs[i] || !*dirs[i])
+            continue;
+        snprintf(buf, cap, "%s/%s", dirs[i], DEFAULT_MODEL);
+        if (access(buf, R_OK) == 0)
+            return buf;
+    }
+    return NULL;
+}
+
+enum {
+    OPT_DEVICE = 256, OPT_PRECISION, OPT_THREADS, OPT_BATCH, OPT_CHUNK, OPT_OVERLAP, OPT_TILE, OPT_TILE_PAD,
+    OPT_TILE_BLEND, OPT_CHUNK_BLEND, OPT_MEM_LIMIT, OPT_CODEC, OPT_CRF, OPT_PRESET, OPT_PIX_FMT, OPT_ENC_OPTS,
+    OPT_NO_COPY, OPT_SERIAL, OPT_QUEUE, OPT_RESUME, OPT_HWDEC, OPT_MAX_FRAMES, OPT_MAX_SIZE, OPT_STATS_JSON,
+    OPT_STATS_CSV, OPT_STATS_PROM, OPT_GRANULARITY, OPT_SAMPLER, OPT_REFERENCE, OPT_RECOMMEND, OPT_INFO,
+    OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+    {"input", required_argument, NULL, 'i'},
+    {"output", required_argument, NULL, 'o'},
+    {"model", required_argument, NULL, 'm'},
+    {"device", required_argument, NULL, OPT_DEVICE},
+    {"precision", required_argument, NULL, OPT_PRECISION},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"chunk", required_argument, NULL, OPT_CHUNK},
+    {"overlap", required_argument, NULL, OPT_OVERLAP},
+    {"tile", required_argument, NULL, OPT_TILE},
+    {"tile-pad", required_argument, NULL, OPT_TILE_PAD},
+    {"tile-blend", no_argument, NULL, OPT_TILE_BLEND},
+    {"chunk-blend", no_argument, NULL, OPT_CHUNK_BLEND},
+    {"mem-limit", required_argument, NULL, OPT_MEM_LIMIT},
+    {"codec", required_argument, NULL, OPT_CODEC},
+    {"crf", required_argument, NULL, OPT_CRF},
+    {"preset", required_argument, NULL, OPT_PRESET},
+    {"pix-fmt", required_argument, NULL, OPT_PIX_FMT},
+    {"encoder-options", required_argument, NULL, OPT_ENC_OPTS},
+    {"no-copy-streams", no_argument, NULL, OPT_NO_COPY},
+    {"serial", no_argument, NULL, OPT_SERIAL},
+    {"queue-depth", required_argument, NULL, OPT_QUEUE},
+    {"resume", no_argument, NULL, OPT_RESUME},
+    {"hwdec", required_argument, NULL, OPT_HWDEC},
+    {"max-frames", required_argument, NULL, OPT_MAX_FRAMES},
+    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+    {"stats-json", required_argument, NULL, OPT_STATS_JSON},
+    {"stats-csv", required_argument, NULL, OPT_STATS_CSV},
+    {"stats-prom", required_argument, NULL, OPT_STATS_PROM},
+    {"granularity", required_argument, NULL, OPT_GRANULARITY},
+    {"sampler-ms", required_argument, NULL, OPT_SAMPLER},
+    {"reference", required_argument, NULL, OPT_REFERENCE},
+    {"print-recommended", no_argument, NULL, OPT_RECOMMEND},
+    {"info", no_argument, NULL, OPT_INFO},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Parse argv into c. Returns 0, 1 to exit successfully (help, version),
+ * or -1 with the message printed. Also used by the fuzz target. */
+int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen);
+
+int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
+{
+    static const char *const precisions[] = {"auto", "fp32", "bf16", "fp16"};
+    static const char *const granularities[] = {"operation", "chunk", "run"};
+    const int64_t auto_v = VSR_AUTO;
+    memset(c, 0, sizeof(*c));
+    vsr_session_settings_default(&c->ss);
+    vsr_output_settings_default(&c->os);
+    vsr_input_settings_default(&c->is);
+    vsr_run_settings_default(&c->rs);
+    c->sampler_ms = 100;
+    c->granularity = VSR_GRANULARITY_OPERATION;
+    optind = 1;
+    opterr = 0;
+    int opt;
+    int64_t v;
+    int choice;
+    err[0] = 0;
+    while ((opt = getopt_long(argc, argv, ":i:o:m:qvh", long_options, NULL)) != -1) {
+        int bad = 0;
+        switch (opt) {
+        case 'i': c->input = optarg; break;
+        case 'o': c->output = optarg; break;
+        case 'm': c->model = optarg; break;
+        case OPT_DEVICE: c->ss.device = optarg; break;
+        case OPT_PRECISION:
+            bad = cli_parse_choice("--precision", optarg, precisions, 4, &choice, err, errlen);
+            c->ss.precision = (vsr_precision)choice;
+            break;
+        case OPT_THREADS:
+            bad = cli_parse_int("--threads", optarg, 0, 1024, NULL, &v, err, errlen);
+            c->ss.threads = (int)v;
+            break;
+        case OPT_BATCH:
+            bad = cli_parse_int("--batch", optarg, 1, 256, &auto_v, &v, err, errlen);
+            c->ss.batch = (int)v;
+            break;
+        case OPT_CHUNK:
+            bad = cli_parse_int("--chunk", optarg, 1, 4096, &auto_v, &v, err, errlen);
+            c->ss.chunk = (int)v;
+            break;
+        case OPT_OVERLAP:
+            bad = cli_parse_int("--overlap", optarg, 0, 4095, &auto_v, &v, err, errlen);
+            c->ss.overlap = (int)v;
+            break;
+        case OPT_TILE:
+            bad = cli_parse_int("--tile", optarg, 0, 65536, &auto_v, &v, err, errlen);
+            c->ss.tile = (int)v;
+            break;
+        case OPT_TILE_PAD:
+            bad = cli_parse_int("--tile-pad", optarg, 0, 1024, &auto_v, &v, err, errlen);
+            c->ss.tile_pad = (int)v;
+            break;
+        case OPT_TILE_BLEND: c->ss.tile_blend = 1; break;
+        case OPT_CHUNK_BLEND: c->ss.chunk_blend = 1; break;
+        case OPT_MEM_LIMIT:
+            bad = cli_parse_size("--mem-limit", optarg, &v, err, errlen);
+            c->ss.mem_limit = v;
+            break;
+        case OPT_CODEC: c->os.codec = optarg; break;
+        case OPT_CRF:
+            bad = cli_parse_int("--crf", optarg, 0, 63, NULL, &v, err, errlen);
+            c->os.crf = (int)v;
+            break;
+        case OPT_PRESET: c->os.preset = optarg; break;
+        case OPT_PIX_FMT: c->os.pix_fmt = optarg; break;
+        case OPT_ENC_OPTS: c->os.options = optarg; break;
+        case OPT_NO_COPY: c->os.copy_streams = 0; break;
+        case OPT_SERIAL: c->rs.pipelined = 0; break;
+        case OPT_QUEUE:
+            bad = cli_parse_int("--queue-depth", optarg, 1, 1024, NULL, &v, err, errlen);
+            c->rs.queue_depth = (int)v;
+            break;
+        case OPT_RESUME: c->rs.resume = 1; break;
+        case OPT_HWDEC: c->is.hwdec = optarg; break;
+        case OPT_MAX_FRAMES:
+            bad = cli_parse_int("--max-frames", optarg, 0, INT64_MAX, NULL, &v, err, errlen);
+            c->is.max_frames = v;
+            break;
+        case OPT_MAX_SIZE: {
+            int w = 0, h = 0, n = 0;
+            if (sscanf(optarg, "%dx%d%n", &w, &h, &n) != 2 || optarg[n] || w < 1 || h < 1) {
+                snprintf(err, errlen, "--max-size: '%s' is not WIDTHxHEIGHT", optarg);
+                bad = -1;
+            } else {
+                c->is.max_width = w;
+                c->is.max_height = h;
+                c->is.max_pixels = (int64_t)w * h;
+            }
+            break;
+        }
+        case OPT_STATS_JSON: c->stats_json = optarg; break;
+        case OPT_STATS_CSV: c->stats_csv = optarg; break;
+        case OPT_STATS_PROM: c->stats_prom = optarg; break;
+        case OPT_GRANULARITY:
+            bad = cli_parse_choice("--granularity", optarg, granularities, 3, &choice, err, errlen);
+            c->granularity = (vsr_granularity)choice;
+            break;
+        case OPT_SAMPLER:
+            bad = cli_parse_int("--sampler-ms", optarg, 0, 60000, NULL, &v, err, errlen);
+            c->sampler_ms = (int)v;
+            break;
+        case OPT_REFERENCE: c->rs.reference_path = optarg; break;
+        case OPT_RECOMMEND: c->print_recommended = 1; break;
+        case OPT_INFO: c->print_info = 1; break;
+        case 'q': c->quiet = 1; break;
+        case 'v': c->verbose++; break;
+        case OPT_VERSION:
+            printf("vsr-cli %s\n%s\n", vsr_version_string(), vsr_build_info());
+            return 1;
+        case 'h': usage(stdout); return 1;
+        case ':':
+            snprintf(err, errlen, "option %s needs a value", argv[optind - 1]);
+            return -1;
+        default:
+            snprintf(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+            return -1;
+        }
+        if (bad)
+            return -1;
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "unexpected argument '%s' (inputs and outputs take -i and -o)", argv[optind]);
+        return -1;
+    }
+    if (!c->print_recommended && (!c->input || !c->output)) {
+        snprintf(err, errlen, "both -i INPUT and -o OUTPUT are required (see --help)");
+        return -1;
+    }
+    return 0;
+}
+
+#ifndef VSR_CLI_NO_MAIN
+
+static int stderr_is_tty;
+
+static void log_to_stderr(void *user, int level, const char *msg)
+{
+    (void)user;
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    /* keep the progress line intact */
+    fprintf(stderr, "%svsr-cli: %s: %s\n", stderr_is_tty ? "\r\033[K" : "",
+            names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
+}
+
+typedef struct progress_state {
+    double last_print;
+    int printed;
+    int quiet;
+} progress_state;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int on_progress(void *user, const vsr_progress *p)
+{
+    progress_state *ps = user;
+    double t = now_s();
+    int last = p->frames_total > 0 && p->frames_done >= p->frames_total;
+    if (ps->quiet || !stderr_is_tty || (t - ps->last_print < 0.25 && !last))
+        return 0;
+    ps->last_print = t;
+    ps->printed = 1;
+    char eta[32] = "--:--";
+    if (p->eta_s >= 0) {
+        long s = (long)(p->eta_s + 0.5);
+        snprintf(eta, sizeof(eta), "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    }
+    if (p->frames_total > 0)
+        fprintf(stderr, "\r\033[Kframe %lld/%lld (%.1f%%)  %.2f fps  ETA %s", (long long)p->frames_done,
+                (long long)p->frames_total, 100.0 * p->frames_done / p->frames_total, p->fps, eta);
+    else
+        fprintf(stderr, "\r\033[Kframe %lld  %.2f fps", (long long)p->frames_done, p->fps);
+    return 0;
+}
+
+static int print_recommended(const char *model)
+{
+    vsr_recommendation r;
+    memset(&r, 0, sizeof(r));
+    r.size = sizeof(r);
+    int err = vsr_recommend_settings(model, &r);
+    if (err < 0) {
+        fprintf(stderr, "vsr-cli: %s\n", vsr_last_error()[0] ? vsr_last_error() : vsr_strerror(err));
+        return 1;
+    }
+    printf("device      %s\nprecision   %s\nthreads     %d\nbatch       %d\nchunk       %d\n"
+           "tile        %d\ntile-pad    %d\nmem-limit   %lld\n\nreasons:\n%s\n",
+           r.device, vsr_precision_name(r.precision), r.threads, r.batch, r.chunk, r.tile, r.tile_pad,
+           (long long)r.mem_limit, r.reasons);
+    printf("\ncommand line: --device %s --precision %s --threads %d --batch %d --chunk %d --tile %d "
+           "--tile-pad %d --mem-limit %lld\n",
+           r.device, vsr_precision_name(r.precision), r.threads, r.batch, r.chunk, r.tile, r.tile_pad,
+           (long long)r.mem_limit);
+    return 0;
+}
+
+static int export_stats(const cli *c, vsr_tracker *tr)
+{
+    int bad = 0;
+    const struct {
+        const char *path;
+        vsr_export_format fmt;
+    } outs[] = {{c->stats_json, VSR_EXPORT_JSON}, {c->stats_csv, VSR_EXPORT_CSV}, {c->stats_prom, VSR_EXPORT_PROMETHEUS}};
+    for (int i = 0; i < 3; i++) {
+        if (outs[i].path && vsr_tracker_export(tr, outs[i].fmt, outs[i].path) < 0) {
+            fprintf(stderr, "vsr-cli: %s\n", vsr_last_error());
+            bad = 1;
+        }
+    }
+    return bad;
+}
+
+int main(int argc, char **argv)
+{
+    stderr_is_tty = isatty(2);
+    if (vsr_version() >> 8 != VSR_API_VERSION >> 8) {
+        fprintf(stderr, "vsr-cli: built for libvsr %d.%d but runs with %s\n", VSR_API_VERSION_MAJOR,
+                VSR_API_VERSION_MINOR, vsr_version_string());
+        return 1;
+    }
+    cli c;
+    char err[512];
+    int r = vsr_cli_parse(&c, argc, argv, err, sizeof(err));
+    if (r > 0)
+        return 0;
+    if (r < 0) {
+        fprintf(stderr, "vsr-cli: %s\n", err);
+        return EXIT_USAGE;
+    }
+    vsr_log_set_callback(log_to_stderr, NULL);
+    vsr_log_set_level(c.quiet ? VSR_LOG_ERROR : c.verbose >= 2 ? VSR_LOG_DEBUG : c.verbose ? VSR_LOG_INFO
+                                                                                         : VSR_LOG_WARNING);
+    vsr_log_capture_ffmpeg(1);
+    char model_buf[4096];
+    if (!c.model)
+        c.model = find_default_model(model_buf, sizeof(model_buf));
+    if (c.print_recommended)
+        return print_recommended(c.model);
+    if (!c.model) {
+        fprintf(stderr, "vsr-cli: no model given and %s not found in $VSR_MODEL_DIR, %s or %s/models "
+                        "(run scripts/fetch-models, or pass -m MODEL.pt)\n",
+                DEFAULT_MODEL, VSR_SOURCE_MODELDIR, VSR_DATADIR);
+        return 1;
+    }
+    /* A full disk or file-size limit must come back as a write error, not kill us. */
+    signal(SIGXFSZ, SIG_IGN);
+
+    vsr_tracker_settings ts;
+    vsr_tracker_settings_default(&ts);
+    ts.granularity = c.granularity;
+    ts.sampler_interval_ms = c.sampler_ms;
+    vsr_tracker *tr = NULL;
+    if (vsr_tracker_create(&tr, &ts) < 0) {
+        fprintf(stderr, "vsr-cli: %s\n", vsr_last_error());
+        return 1;
+    }
+    progress_state ps = {0, 0, c.quiet};
+    vsr_tracker_set_progress_callback(tr, on_progress, &ps);
+
+    c.ss.model_path = c.model;
+    c.ss.tracker = tr;
+    vsr_session *ses = NULL;
+    int ret = vsr_session_open(&ses, &c.ss);
+    if (ret < 0) {
+        fprintf(stderr, "vsr-cli: %s\n", vsr_last_error()[0] ? vsr_last_error() : vsr_strerror(ret));
+        /* the failure still belongs in the statistics */
+        vsr_op_record rec;
+        memset(&rec, 0, sizeof(rec));
+        rec.size = sizeof(rec);
+        rec.type = VSR_OP_RUN;
+        rec.strategy = c.model;
+        rec.error_code = ret;
+        rec.error_message = vsr_last_error();
+        vsr_tracker_record(tr, &rec);
+        export_stats(&c, tr);
+        vsr_tracker_destroy(&tr);
+        return 1;
+    }
+    if (c.print_info || c.verbose) {
+        vsr_session_info si = {.size = sizeof(si)};
+        vsr_session_get_info(ses, &si);
+        fprintf(stderr, "vsr-cli: device %s, precision %s, threads %d, batch %d, chunk %d, overlap %d, tile %d, "
+                        "tile pad %d, x%d\n",
+                si.device, vsr_precision_name(si.precision), si.threads, si.batch, si.chunk, si.overlap, si.tile,
+                si.tile_pad, si.scale);
+    }
+    c.rs.input = &c.is;
+    c.rs.output = &c.os;
+    running_session = ses;
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+    vsr_run_result res = {.size = sizeof(res)};
+    ret = vsr_upscale_file(ses, c.input, c.output, &c.rs, &res);
+    signal(SIGINT, SIG_DFL);
+    running_session = NULL;
+    if (ps.printed)
+        fputc('\n', stderr);
+    int code = 0;
+    if (ret == 0) {
+        if (!c.quiet)
+            fprintf(stderr, "vsr-cli: wrote %lld frames to %s in %.1f s (%.2f fps)\n", (long long)res.frames_written,
+                    c.output, res.seconds, res.fps);
+    } else if (ret == VSR_ERROR_INPUT_DAMAGED) {
+        fprintf(stderr, "vsr-cli: %s\n", vsr_last_error());
+        code = EXIT_DAMAGED;
+    } else if (ret == VSR_ERROR_CANCELLED) {
+        fprintf(stderr, "vsr-cli: interrupted: %s\n", vsr_last_error());
+        code = EXIT_INTERRUPTED;
+    } else {
+        fprintf(stderr, "vsr-cli: %s\n", vsr_last_error()[0] ? vsr_last_error() : vsr_strerror(ret));
+        code = 1;
+    }
+    if (export_stats(&c, tr) && !code)
+        code = 1;
+    vsr_session_close(&ses);
+    vsr_tracker_destroy(&tr);
+    return code;
+}
+
+#endif /* VSR_CLI_NO_MAIN */

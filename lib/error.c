@@ -21,8 +21,10 @@ void vsri_set_last_error(const char *msg)
 static int verror(int code, int log, const char *fmt, va_list ap)
 {
     vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    /* The caller gets the message from vsr_last_error() with the code;
+     * the log only keeps a trace of it for debugging. */
     if (log)
-        vsri_log(VSR_LOG_ERROR, "%s", last_error);
+        vsri_log(VSR_LOG_DEBUG, "%s", last_error);
     return code;
 }
 

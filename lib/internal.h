@@ -28,7 +28,7 @@
 int vsri_copy_settings(void *dst, const void *src, size_t full_size);
 
 /* Record the detail of a failure for vsr_last_error() on this thread, log
- * it at error level, and return code (so: return vsri_error(...);). */
+ * it at debug level, and return code (so: return vsri_error(...);). */
 int vsri_error(int code, const char *fmt, ...) VSRI_PRINTF(2, 3);
 /* Same, without logging (for errors the caller may well expect, e.g. EOF). */
 int vsri_error_quiet(int code, const char *fmt, ...) VSRI_PRINTF(2, 3);

@@ -9,11 +9,12 @@
 #include <limits.h>
 #include <locale.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "libvsr/common.h"
 #include "json.h"
 
 #define JSON_MAX_DEPTH 64
@@ -66,7 +67,7 @@ static void position_of(const parser *p, size_t pos, long *line, long *col)
     *col = c;
 }
 
-static int fail_at(parser *p, size_t pos, const char *fmt, ...) VSRI_PRINTF(3, 4);
+static int fail_at(parser *p, size_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail_at(parser *p, size_t pos, const char *fmt, ...)
 {
     if (p->error)
@@ -763,9 +764,12 @@ int vsri_json_parse(const char *text, size_t len, vsri_json **out, char *err, si
 #endif
     if (p.error) {
         vsri_json_free(root);
+        /* The message goes to err only: json.c stands alone (the example
+         * tools link it without the library's internals); callers that
+         * report through vsr_last_error() add the file name themselves. */
         if (err && errlen)
-            vsri_strlcpy(err, p.msg, errlen);
-        return vsri_error_quiet(p.error, "JSON: %s", p.msg);
+            snprintf(err, errlen, "%s", p.msg);
+        return p.error;
     }
     if (!out) {
         vsri_json_free(root);

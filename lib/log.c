@@ -85,9 +85,10 @@ static void ffmpeg_log_bridge(void *avcl, int av_level, const char *fmt, va_list
 {
     (void)avcl;
     int level;
-    if (av_level <= AV_LOG_ERROR)
-        level = VSR_LOG_WARNING; /* FFmpeg's errors are often recoverable for us */
-    else if (av_level <= AV_LOG_WARNING)
+    /* FFmpeg's errors are mostly ones libvsr handles and reports in its
+     * own words (a damaged packet, a missing moov atom): keep them as
+     * detail, visible at info level. */
+    if (av_level <= AV_LOG_WARNING)
         level = VSR_LOG_INFO;
     else if (av_level <= AV_LOG_INFO)
         level = VSR_LOG_DEBUG;

@@ -635,13 +635,8 @@ done:
     if (c->tr && m->cuda)
         vsri_tracker_set_device_probe(c->tr, NULL, (void *)m);
     vsr_session_reset(ses);
-    if (err < 0) {
+    if (err < 0)
         vsri_set_last_error(c->err_msg);
-        if (err != VSR_ERROR_CANCELLED && err != VSR_ERROR_INPUT_DAMAGED)
-            vsri_log(VSR_LOG_ERROR, "%s", c->err_msg);
-        else
-            vsri_log(VSR_LOG_WARNING, "%s", c->err_msg);
-    }
     pthread_mutex_destroy(&c->err_lock);
     free(c);
     return err;
