@@ -540,6 +540,30 @@ int vsr_input_read_frame(vsr_input *in, vsr_frame **out)
     }
 }
 
+int vsri_input_pump(vsr_input *in, int64_t until_us)
+{
+    while (!vsri_input_packets_done(in)) {
+        int ret = av_read_frame(in->fmt, in->pkt);
+        if (ret < 0) {
+            if (ret != AVERROR_EOF)
+                note_damage(in, "read error: %s", vsr_strerror(ret));
+            set_packets_done(in);
+            return 0;
+        }
+        note_packet_end(in, in->pkt);
+        int64_t ts = in->pkt->dts != AV_NOPTS_VALUE ? in->pkt->dts : in->pkt->pts;
+        AVRational tb = in->fmt->streams[in->pkt->stream_index]->time_base;
+        int64_t us = ts == AV_NOPTS_VALUE ? INT64_MIN : av_rescale_q(ts, tb, AV_TIME_BASE_Q);
+        if (in->pkt->stream_index != in->vidx && wants_packet(in, in->pkt->stream_index))
+            queue_packet(in, in->pkt);
+        else
+            av_packet_unref(in->pkt);
+        if (until_us != INT64_MAX && us > until_us)
+            return 0;
+    }
+    return 0;
+}
+
 int vsr_input_damaged(const vsr_input *in, const char **first_message)
 {
     if (first_message)

@@ -567,6 +567,8 @@ int vsr_output_write_frame(vsr_output *o, vsr_frame *f)
     if (o->finished)
         return out_error(o, VSR_EINVAL, "already finished");
     int err;
+    if (o->opened && !o->enc)
+        return out_error(o, VSR_EINVAL, "cannot mix encoded frames with copied video packets");
     if (!o->opened && (err = open_encoder(o, f)) < 0)
         return err;
     if (f->av->width != o->enc->width || f->av->height != o->enc->height)
@@ -625,6 +627,60 @@ void vsri_output_last_times(const vsr_output *o, int64_t *convert_ns, int64_t *e
     *encode_ns = o->encode_ns;
 }
 
+int vsri_output_write_video_packet(vsr_output *o, AVPacket *pkt, const AVCodecParameters *par, AVRational tb)
+{
+    if (o->finished || o->enc)
+        return out_error(o, VSR_EINVAL, "cannot mix copied video packets with encoded frames");
+    int ret;
+    if (!o->opened) {
+        ret = avformat_alloc_output_context2(&o->oc, o->ofmt, NULL, o->path);
+        if (ret < 0)
+            return out_error(o, VSR_ENOMEM, "cannot create the %s muxer: %s", o->ofmt->name, vsr_strerror(ret));
+        o->oc->pb = o->pb;
+        o->pb = NULL;
+        o->vst = avformat_new_stream(o->oc, NULL);
+        if (!o->vst || avcodec_parameters_copy(o->vst->codecpar, par) < 0)
+            return VSR_ENOMEM;
+        o->vst->codecpar->codec_tag = 0;
+        o->vst->time_base = tb;
+        const AVStream *vin = o->src ? vsri_input_video_stream(o->src) : NULL;
+        if (vin) {
+            o->vst->avg_frame_rate = vin->avg_frame_rate;
+            o->vst->disposition = vin->disposition;
+            if (copy_tags(&o->vst->metadata, vin->metadata) < 0 || copy_video_side_data(o, vin) < 0)
+                return VSR_ENOMEM;
+        }
+        int err = create_streams(o);
+        if (err < 0)
+            return err;
+        ret = avformat_write_header(o->oc, NULL);
+        if (ret < 0)
+            return out_error(o, VSR_ERROR_OUTPUT, "cannot write the %s header: %s", o->ofmt->name,
+                             vsr_strerror(ret));
+        o->opened = 1;
+    }
+    int64_t ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+    if (ts != AV_NOPTS_VALUE) {
+        int err = write_copied_packets(o, av_rescale_q(ts, tb, AV_TIME_BASE_Q));
+        if (err < 0)
+            return err;
+    }
+    if (pkt->pts != AV_NOPTS_VALUE) {
+        int64_t end = pkt->pts + (pkt->duration > 0 ? pkt->duration : 1);
+        int64_t us = av_rescale_q(end, tb, AV_TIME_BASE_Q);
+        if (us > o->video_end_us)
+            o->video_end_us = us;
+    }
+    av_packet_rescale_ts(pkt, tb, o->vst->time_base);
+    pkt->stream_index = o->vst->index;
+    pkt->pos = -1;
+    ret = av_interleaved_write_frame(o->oc, pkt);
+    if (ret < 0)
+        return out_error(o, VSR_ERROR_OUTPUT, "write error: %s", vsr_strerror(ret));
+    o->frames++;
+    return 0;
+}
+
 int64_t vsr_output_frames(const vsr_output *o)
 {
     return o ? o->frames : 0;
@@ -638,12 +694,16 @@ int vsr_output_finish(vsr_output *o)
         return 0;
     if (!o->opened)
         return out_error(o, VSR_ERROR_OUTPUT, "no frames were written; nothing to finish");
-    int ret = avcodec_send_frame(o->enc, NULL);
-    if (ret < 0 && ret != AVERROR_EOF)
-        return out_error(o, VSR_ERROR_OUTPUT, "cannot flush encoder %s: %s", o->codec->name, vsr_strerror(ret));
-    int err = drain_encoder(o);
-    if (err < 0)
-        return err;
+    int ret, err;
+    if (o->enc) { /* not in packet-copy mode */
+        ret = avcodec_send_frame(o->enc, NULL);
+        if (ret < 0 && ret != AVERROR_EOF)
+            return out_error(o, VSR_ERROR_OUTPUT, "cannot flush encoder %s: %s", o->codec->name,
+                             vsr_strerror(ret));
+        err = drain_encoder(o);
+        if (err < 0)
+            return err;
+    }
     /* The rest of the source's other streams: all of them when the input
      * was read to its end; after a cancel, only what the video covers. */
     if (o->src) {

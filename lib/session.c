@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <libavutil/buffer.h>
 
 #include "chunker.h"
@@ -320,10 +322,15 @@ int vsr_session_get_info(const vsr_session *ses, vsr_session_info *info)
 void vsri_session_fingerprint(const vsr_session *ses, vsri_strbuf *sb)
 {
     const vsr_model *m = ses->model;
-    vsri_sb_printf(sb, "model=%s;name=%s;scale=%d;precision=%s;device=%s;batch=%d;chunk=%d;overlap=%d;"
-                       "tile=%d;pad=%d;tile_blend=%d;chunk_blend=%d",
-                   m->path, m->card.name, m->card.scale, vsr_precision_name(m->precision), m->device, ses->batch,
-                   ses->s.chunk, ses->overlap, ses->s.tile, ses->tile_pad, ses->s.tile_blend, ses->s.chunk_blend);
+    struct stat st;
+    if (stat(m->path, &st) != 0)
+        memset(&st, 0, sizeof(st));
+    /* the model file's size and time catch a replaced model at the same path */
+    vsri_sb_printf(sb, "model=%s,%lld,%lld;name=%s;scale=%d;precision=%s;device=%s;batch=%d;chunk=%d;"
+                       "overlap=%d;tile=%d;pad=%d;tile_blend=%d;chunk_blend=%d",
+                   m->path, (long long)st.st_size, (long long)st.st_mtime, m->card.name, m->card.scale,
+                   vsr_precision_name(m->precision), m->device, ses->batch, ses->s.chunk, ses->overlap,
+                   ses->s.tile, ses->tile_pad, ses->s.tile_blend, ses->s.chunk_blend);
 }
 
 int vsri_session_prepare_frame(vsr_session *ses, vsri_converter *cv, const vsr_frame *in, vsr_frame **out)

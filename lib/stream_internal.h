@@ -29,6 +29,15 @@ int vsri_input_packets_done(vsr_input *in);
 /* Stop queueing (e.g. when the output is closed) and drop what is queued. */
 void vsri_input_stop_copy(vsr_input *in);
 
+/* Read packets without decoding video, queueing those of copied streams,
+ * until one lies after until_us (INT64_MAX: to the end). Used when video
+ * comes from elsewhere (resume assembles segments). */
+int vsri_input_pump(vsr_input *in, int64_t until_us);
+
+/* Stream-copy a video packet instead of encoding frames: the first call
+ * sets up the video stream from par and tb (then the header is written). */
+int vsri_output_write_video_packet(vsr_output *o, AVPacket *pkt, const AVCodecParameters *par, AVRational tb);
+
 /* The input's file path (for resume fingerprints), NULL for memory inputs. */
 const char *vsri_input_path(const vsr_input *in);
 
