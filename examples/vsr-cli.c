@@ -108,21 +108,6 @@ static void usage(FILE *f)
             vsr_version_string(), DEFAULT_MODEL);
 }
 
-/* The default model: $VSR_MODEL_DIR, the source tree's models/, the
- * installed data directory. */
-static const char *find_default_model(char *buf, size_t cap)
-{
-    const char *dirs[3] = {getenv("VSR_MODEL_DIR"), VSR_SOURCE_MODELDIR, VSR_DATADIR "/models"};
-    for (int i = 0; i < 3; i++) {
-        if (!dirs[i] || !*dirs[i])
-            continue;
-        snprintf(buf, cap, "%s/%s", dirs[i], DEFAULT_MODEL);
-        if (access(buf, R_OK) == 0)
-            return buf;
-    }
-    return NULL;
-}
-
 enum {
     OPT_DEVICE = 256, OPT_PRECISION, OPT_THREADS, OPT_BATCH, OPT_CHUNK, OPT_OVERLAP, OPT_TILE, OPT_TILE_PAD,
     OPT_TILE_BLEND, OPT_CHUNK_BLEND, OPT_MEM_LIMIT, OPT_CODEC, OPT_CRF, OPT_PRESET, OPT_PIX_FMT, OPT_ENC_OPTS,
@@ -189,7 +174,7 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
     vsr_run_settings_default(&c->rs);
     c->sampler_ms = 100;
     c->granularity = VSR_GRANULARITY_OPERATION;
-    optind = 1;
+    optind = 0; /* 0, not 1: GNU getopt then starts afresh (the fuzz target parses many argv) */
     opterr = 0;
     int opt;
     int64_t v;
@@ -310,6 +295,22 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
 }
 
 #ifndef VSR_CLI_NO_MAIN
+
+/* The default model: $VSR_MODEL_DIR, the source tree's models/, the
+ * installed data directory. */
+static const char *find_default_model(char *buf, size_t cap)
+{
+    const char *dirs[3] = {getenv("VSR_MODEL_DIR"), VSR_SOURCE_MODELDIR, VSR_DATADIR "/models"};
+    for (int i = 0; i < 3; i++) {
+        if (!dirs[i] || !*dirs[i])
+            continue;
+        snprintf(buf, cap, "%s/%s", dirs[i], DEFAULT_MODEL);
+        if (access(buf, R_OK) == 0)
+            return buf;
+    }
+    return NULL;
+}
+
 
 static int stderr_is_tty;
 

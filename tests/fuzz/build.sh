@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build the JSON and model card fuzz targets into a directory:
 #
-#   tests/fuzz/build.sh OUTDIR
+#   tests/fuzz/build.sh OUTDIR [LIBVSR_BUILD_DIR]
 #
 # Makes OUTDIR/fuzz_json and OUTDIR/fuzz_modelcard (libFuzzer, with
 # AddressSanitizer and UndefinedBehaviorSanitizer) and OUTDIR/replay_json and
@@ -11,11 +11,14 @@
 # CC overrides the compiler (default clang).
 set -eu
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 OUTDIR" >&2
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+    echo "usage: $0 OUTDIR [LIBVSR_BUILD_DIR]" >&2
     exit 2
 fi
 out=$1
+# the CLI target links the built libvsr.so (its own parsing code is what is
+# instrumented); the default is the main build directory
+build=$(cd "${2:-$(dirname "$0")/../../build}" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cc=${CC:-clang}
 mkdir -p "$out"
@@ -38,3 +41,26 @@ for target in json modelcard; do
         $lib $avutil -lm -pthread -o "$out/replay_$target"
     echo "built $out/fuzz_$target and $out/replay_$target"
 done
+
+# (3) the input path: bytes in memory -> demux -> decode -> float RGB. The
+# library sources it needs are compiled in with the sanitizers; FFmpeg is
+# Debian's (not instrumented, but its crashes show too).
+input_src="$root/lib/decode.c $root/lib/frame.c $root/lib/convert.c $root/lib/util.c $root/lib/error.c $root/lib/log.c"
+ffmpeg=$(pkg-config --cflags --libs libavformat libavcodec libswscale libavutil)
+# shellcheck disable=SC2086
+$cc $flags -I"$build" -fsanitize=fuzzer,$sanitize "$root/tests/fuzz/fuzz_input.c" $input_src $ffmpeg -lm -pthread \
+    -o "$out/fuzz_input"
+# shellcheck disable=SC2086
+$cc $flags -I"$build" -fsanitize=$sanitize "$root/tests/fuzz/fuzz_input.c" "$root/tests/fuzz/replay_main.c" \
+    $input_src $ffmpeg -lm -pthread -o "$out/replay_input"
+echo "built $out/fuzz_input and $out/replay_input"
+
+# (4) vsr-cli's option parsing, compiled without its main().
+cli_src="-DVSR_CLI_NO_MAIN $root/examples/vsr-cli.c $root/examples/cli_options.c -I$root/examples"
+libvsr="-L$build/lib -lvsr -Wl,-rpath,$build/lib"
+# shellcheck disable=SC2086
+$cc $flags -fsanitize=fuzzer,$sanitize "$root/tests/fuzz/fuzz_cli.c" $cli_src $libvsr -lm -o "$out/fuzz_cli"
+# shellcheck disable=SC2086
+$cc $flags -fsanitize=$sanitize "$root/tests/fuzz/fuzz_cli.c" "$root/tests/fuzz/replay_main.c" $cli_src $libvsr \
+    -lm -o "$out/replay_cli"
+echo "built $out/fuzz_cli and $out/replay_cli"
