@@ -468,7 +468,10 @@ static int get_array(const cfgctx *c, const vsri_json *root, const char *key, in
 static int probe_video(const cfgctx *c, video_cfg *v, const char *path)
 {
     vsr_input *in = NULL;
-    if (vsr_input_open(&in, v->file, NULL) < 0)
+    vsr_log_set_level(VSR_LOG_QUIET); /* the failure is reported here, once */
+    int err = vsr_input_open(&in, v->file, NULL);
+    vsr_log_set_level(quiet ? VSR_LOG_ERROR : VSR_LOG_WARNING);
+    if (err < 0)
         return cfg_fail(c, "%s: '%s' is not a readable video: %s", path, v->path, vsr_last_error());
     vsr_input_info info;
     memset(&info, 0, sizeof(info));
@@ -2133,7 +2136,7 @@ int main(int argc, char **argv)
         recommendation_out ro;
         get_recommendation(model, &ro);
         if (!ro.ok) {
-            fprintf(stderr, "vsr-bench: vsr_recommend_settings: %s\n", ro.err);
+            fprintf(stderr, "vsr-bench: %s\n", ro.err);
             return EXIT_RUN_FAILED;
         }
         json_recommendation(stdout, &ro, "");

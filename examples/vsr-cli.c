@@ -296,11 +296,11 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
 
 #ifndef VSR_CLI_NO_MAIN
 
-/* The default model: $VSR_MODEL_DIR, the source tree's models/, the
- * installed data directory. */
+/* The default model: $VSR_MODEL_DIR, the installed data directory, then
+ * the source tree's models/ (for a program run from its build tree). */
 static const char *find_default_model(char *buf, size_t cap)
 {
-    const char *dirs[3] = {getenv("VSR_MODEL_DIR"), VSR_SOURCE_MODELDIR, VSR_DATADIR "/models"};
+    const char *dirs[3] = {getenv("VSR_MODEL_DIR"), VSR_DATADIR "/models", VSR_SOURCE_MODELDIR};
     for (int i = 0; i < 3; i++) {
         if (!dirs[i] || !*dirs[i])
             continue;
@@ -422,9 +422,9 @@ int main(int argc, char **argv)
     if (c.print_recommended)
         return print_recommended(c.model);
     if (!c.model) {
-        fprintf(stderr, "vsr-cli: no model given and %s not found in $VSR_MODEL_DIR, %s or %s/models "
+        fprintf(stderr, "vsr-cli: no model given and %s not found in $VSR_MODEL_DIR, %s/models or %s "
                         "(run scripts/fetch-models, or pass -m MODEL.pt)\n",
-                DEFAULT_MODEL, VSR_SOURCE_MODELDIR, VSR_DATADIR);
+                DEFAULT_MODEL, VSR_DATADIR, VSR_SOURCE_MODELDIR);
         return 1;
     }
     /* A full disk or file-size limit must come back as a write error, not kill us. */
