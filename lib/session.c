@@ -643,13 +643,22 @@ typedef struct pass_times {
     int64_t start, upload, infer, download;
 } pass_times;
 
-static int run_tile(vsr_session *ses, const vsri_chunk *ch, const vsri_tile *t, int all_tiles_done,
+/* Tiles batched into one pass: only when a chunk is a single frame, and
+ * only tiles of one size (consecutive in the plan). */
+static int tiles_per_pass(const vsr_session *ses, const vsri_chunk *ch)
+{
+    return ch->rows * ch->frames == 1 ? ses->batch : 1;
+}
+
+/* One forward pass over `ntiles` tiles (t[0..ntiles), all the same size)
+ * of the chunk's frames. */
+static int run_pass(vsr_session *ses, const vsri_chunk *ch, const vsri_tile *t, int ntiles, int all_tiles_done,
                     pass_times *pt)
 {
     const vsr_model_card *c = &ses->model->card;
     int s = c->scale;
     int frames = ch->frames;
-    int rows = ch->rows;
+    int rows = ntiles > 1 ? ntiles : ch->rows;
     size_t img = (size_t)3 * t->in_w * t->in_h;
     size_t need = img * (size_t)rows * frames * sizeof(float);
     const float *input;
@@ -667,10 +676,11 @@ static int run_tile(vsr_session *ses, const vsri_chunk *ch, const vsri_tile *t, 
                 return VSR_ENOMEM;
         }
         for (int i = 0; i < rows * frames; i++) {
-            const vsr_frame *f = input_frame(ses, ch->inputs[i]);
+            int64_t index = ch->inputs[ntiles > 1 ? 0 : i];
+            const vsr_frame *f = input_frame(ses, index);
             if (!f)
-                return vsri_error(VSR_EINVAL, "internal: input frame %lld not held", (long long)ch->inputs[i]);
-            gather(ses, t, f, ses->batch_buf + img * i);
+                return vsri_error(VSR_EINVAL, "internal: input frame %lld not held", (long long)index);
+            gather(ses, ntiles > 1 ? &t[i] : t, f, ses->batch_buf + img * i);
         }
         input = ses->batch_buf;
     }
@@ -691,7 +701,7 @@ static int run_tile(vsr_session *ses, const vsri_chunk *ch, const vsri_tile *t, 
         record(ses, VSR_OP_INFERENCE, t0, vsri_now_ns() - t0, 0, 1, 0, err);
         return err;
     }
-    int64_t outs = ch->outputs;
+    int64_t outs = ntiles > 1 ? ntiles : ch->outputs;
     int64_t ow = (int64_t)t->in_w * s, oh = (int64_t)t->in_h * s;
     /* The card was checked at load, but a model may still change its mind
      * with the input (e.g. per size): check every pass. */
@@ -709,9 +719,9 @@ static int run_tile(vsr_session *ses, const vsri_chunk *ch, const vsri_tile *t, 
     pt->upload += tm.upload_ns;
     pt->infer += tm.infer_ns;
     pt->download += tm.download_ns;
-    record(ses, VSR_OP_UPLOAD, t0, tm.upload_ns, ch->n_keep, 1, 1, 0);
-    record(ses, VSR_OP_INFERENCE, t0 + tm.upload_ns, tm.infer_ns, ch->n_keep, 1, 1, 0);
-    record(ses, VSR_OP_DOWNLOAD, t0 + tm.upload_ns + tm.infer_ns, tm.download_ns, ch->n_keep, 1, 1, 0);
+    record(ses, VSR_OP_UPLOAD, t0, tm.upload_ns, ch->n_keep, ntiles, 1, 0);
+    record(ses, VSR_OP_INFERENCE, t0 + tm.upload_ns, tm.infer_ns, ch->n_keep, ntiles, 1, 0);
+    record(ses, VSR_OP_DOWNLOAD, t0 + tm.upload_ns + tm.infer_ns, tm.download_ns, ch->n_keep, ntiles, 1, 0);
 
     int blending = ses->s.tile_blend || ses->s.chunk_blend;
     for (int k = 0; k < ch->n_keep; k++) {
@@ -720,13 +730,17 @@ static int run_tile(vsr_session *ses, const vsri_chunk *ch, const vsri_tile *t, 
         err = get_acc(ses, kp->frame, blending, &a);
         if (err < 0)
             break;
-        const float *imgp = data + (size_t)kp->position * 3 * ow * oh;
-        scatter(ses, t, imgp, (int)ow, (int)oh, a, kp->weight);
+        if (ntiles > 1) { /* one frame; output i is tile i */
+            for (int i = 0; i < ntiles; i++)
+                scatter(ses, &t[i], data + (size_t)i * 3 * ow * oh, (int)ow, (int)oh, a, kp->weight);
+        } else {
+            scatter(ses, t, data + (size_t)kp->position * 3 * ow * oh, (int)ow, (int)oh, a, kp->weight);
+        }
         if (kp->complete && all_tiles_done && (err = finish_acc(ses, kp->frame)) < 0)
             break;
     }
     vsrt_result_free(res);
-    ses->tiles_run++;
+    ses->tiles_run += ntiles;
     return err;
 }
 
@@ -805,7 +819,10 @@ static int ensure_plan(vsr_session *ses, const vsri_chunk *ch, int force_smaller
         int64_t worst = 0;
         for (int i = 0; i < ses->plan.n_tiles; i++) {
             const vsri_tile *t = &ses->plan.tiles[i];
-            int64_t b = pass_bytes(ses, t->in_w, t->in_h, ch->rows, ch->frames);
+            int per_pass = tiles_per_pass(ses, ch);
+            if (per_pass > ses->plan.n_tiles)
+                per_pass = ses->plan.n_tiles;
+            int64_t b = pass_bytes(ses, t->in_w, t->in_h, ch->rows * per_pass, ch->frames);
             if (b > worst)
                 worst = b;
         }
@@ -821,8 +838,15 @@ static int run_chunk(vsr_session *ses, const vsri_chunk *ch)
     for (int attempt = 0; err >= 0; attempt++) {
         pass_times pt = {vsri_now_ns(), 0, 0, 0};
         int n = ses->plan.n_tiles;
-        for (int i = 0; i < n && err >= 0; i++)
-            err = run_tile(ses, ch, &ses->plan.tiles[i], i == n - 1, &pt);
+        int per_pass = tiles_per_pass(ses, ch);
+        for (int i = 0; i < n && err >= 0;) {
+            const vsri_tile *t = &ses->plan.tiles[i];
+            int k = 1;
+            while (k < per_pass && i + k < n && t[k].in_w == t->in_w && t[k].in_h == t->in_h)
+                k++;
+            err = run_pass(ses, ch, t, k, i + k == n, &pt);
+            i += k;
+        }
         if (err == VSR_ERROR_DEVICE_OOM) {
             /* Run the chunk again with smaller tiles; the new tiles overwrite
              * what the failed attempt wrote. Weighted sums cannot be undone,
