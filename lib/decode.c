@@ -420,9 +420,10 @@ static void note_packet_end(vsr_input *in, const AVPacket *pkt)
 }
 
 /* Demuxers such as Matroska's report a file cut short as a plain end of
- * file. The header's duration tells: if every stream stops well before
- * it, the file was truncated. The margins keep rounding and short
- * streams from raising false alarms. */
+ * file. The header's duration tells: if every stream (the latest packet
+ * end of any stream) stops well before it, the file was truncated. The
+ * margin, 2.5 frame durations and 1%, keeps rounding of durations and
+ * streams that end a little early from raising false alarms. */
 static void check_truncation(vsr_input *in)
 {
     int64_t declared = in->fmt->duration;
@@ -430,7 +431,11 @@ static void check_truncation(vsr_input *in)
         return;
     int64_t start = in->fmt->start_time != AV_NOPTS_VALUE ? in->fmt->start_time : 0;
     int64_t got = in->read_end_us - start;
-    if (got < declared - declared / 10 && declared - got > 200000)
+    const AVStream *st = in->fmt->streams[in->vidx];
+    AVRational fr = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
+    int64_t frame_us = fr.num > 0 && fr.den > 0 ? av_rescale(AV_TIME_BASE, fr.den, fr.num) : 40000;
+    int64_t margin = frame_us * 5 / 2 + declared / 100;
+    if (declared - got > margin)
         note_damage(in, "the file ends at %.3f s but its header declares %.3f s: it looks truncated",
                     got / 1e6, declared / 1e6);
 }

@@ -369,6 +369,12 @@ int vsri_frame_copy_props(vsr_frame *dst, const vsr_frame *src)
     return 0;
 }
 
+static int is_rgb_format(enum AVPixelFormat f)
+{
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(f);
+    return d && (d->flags & AV_PIX_FMT_FLAG_RGB);
+}
+
 int vsr_frame_convert(vsr_frame **out, const vsr_frame *src, vsr_pixfmt format, int width, int height)
 {
     *out = NULL;
@@ -378,11 +384,29 @@ int vsr_frame_convert(vsr_frame **out, const vsr_frame *src, vsr_pixfmt format, 
     int err = vsr_frame_alloc(&dst, format, width, height);
     if (err < 0)
         return err;
-    vsri_converter *cv = vsri_converter_alloc();
-    err = cv ? vsri_convert(cv, src, dst) : VSR_ENOMEM;
-    vsri_converter_free(&cv);
-    if (err >= 0)
-        err = vsri_frame_copy_props(dst, src);
+    /* The destination carries the source's colour description, made
+     * explicit, and the conversion uses exactly that description: what the
+     * tags say is what the pixels are. */
+    err = vsri_frame_copy_props(dst, src);
+    if (err >= 0) {
+        enum AVColorSpace m = src->av->colorspace;
+        enum AVColorRange r = src->av->color_range;
+        vsri_resolve_colour((enum AVPixelFormat)src->av->format, src->av->width, src->av->height, &m, &r);
+        dst->av->colorspace = m;
+        /* RGB is full range; YUV keeps the source's range, or takes the
+         * usual one for its format when the source was RGB */
+        enum AVPixelFormat df = (enum AVPixelFormat)dst->av->format;
+        if (is_rgb_format(df)) {
+            r = AVCOL_RANGE_JPEG;
+        } else if (is_rgb_format((enum AVPixelFormat)src->av->format)) {
+            r = AVCOL_RANGE_UNSPECIFIED;
+            vsri_resolve_colour(df, dst->av->width, dst->av->height, &m, &r);
+        }
+        dst->av->color_range = r;
+        vsri_converter *cv = vsri_converter_alloc();
+        err = cv ? vsri_convert(cv, src, dst) : VSR_ENOMEM;
+        vsri_converter_free(&cv);
+    }
     if (err < 0) {
         vsr_frame_unref(&dst);
         return err;

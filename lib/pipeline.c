@@ -502,7 +502,8 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
     c->tr = vsri_session_tracker(ses);
     c->start_ns = vsri_now_ns();
     c->run_id = c->tr ? vsri_tracker_new_run_id(c->tr) : 0;
-    vsr_session_reset(ses);
+    vsri_session_begin_run(ses);
+    vsri_session_set_run_id(ses, c->run_id);
     const vsr_model *m = vsri_session_model(ses);
     if (c->tr) {
         vsri_tracker_set_queue_depth(c->tr, c->rs.queue_depth);
@@ -634,7 +635,8 @@ done:
     vsri_converter_free(&c->cv_ref);
     if (c->tr && m->cuda)
         vsri_tracker_set_device_probe(c->tr, NULL, (void *)m);
-    vsr_session_reset(ses);
+    vsr_session_reset(ses); /* also consumes the cancel that ended this run */
+    vsri_session_set_run_id(ses, 0);
     if (err < 0)
         vsri_set_last_error(c->err_msg);
     pthread_mutex_destroy(&c->err_lock);

@@ -66,6 +66,7 @@ struct vsr_session {
     size_t batch_buf_bytes;
     int64_t chunks_run, tiles_run;
     int failed;
+    uint64_t run_id;     /* of the vsr_upscale_file() run, for tracker records */
 
     volatile sig_atomic_t cancel;
 };
@@ -258,6 +259,18 @@ void vsr_session_cancel(vsr_session *ses)
 {
     if (ses)
         ses->cancel = 1; /* async-signal-safe: a plain store */
+}
+
+void vsri_session_set_run_id(vsr_session *ses, uint64_t run_id)
+{
+    ses->run_id = run_id;
+}
+
+void vsri_session_begin_run(vsr_session *ses)
+{
+    /* a new sequence, but a cancel already asked for still applies */
+    clear_sequence(ses);
+    ses->chunks_run = ses->tiles_run = 0;
 }
 
 int vsri_session_cancelled(const vsr_session *ses)
@@ -619,6 +632,7 @@ static void record(vsr_session *ses, vsr_op_type type, int64_t start, int64_t du
     r.size = sizeof(r);
     r.type = type;
     r.strategy = ses->model->card.name;
+    r.run_id = ses->run_id;
     r.start_ns = start;
     r.end_ns = start + dur;
     r.duration_ns = dur;
@@ -757,6 +771,7 @@ static void record_chunk(vsr_session *ses, const vsri_chunk *ch, const pass_time
         r.size = sizeof(r);
         r.type = types[i];
         r.strategy = ses->model->card.name;
+        r.run_id = ses->run_id;
         r.start_ns = at;
         r.duration_ns = durs[i];
         r.end_ns = at + durs[i];

@@ -14,6 +14,10 @@
 int vsri_session_prepare_frame(vsr_session *s, vsri_converter *cv, const vsr_frame *in, vsr_frame **out);
 
 int vsri_session_cancelled(const vsr_session *s);
+/* Start of a vsr_upscale_file() run: a fresh sequence (keeping a pending
+ * cancel, which then stops the run at once) and the run's id. */
+void vsri_session_begin_run(vsr_session *s);
+void vsri_session_set_run_id(vsr_session *s, uint64_t run_id);
 void vsri_session_clear_cancel(vsr_session *s);
 
 /* Counters since the last reset. */

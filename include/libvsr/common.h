@@ -60,7 +60,10 @@ VSR_API const char *vsr_strerror(int err);
 /**
  * Detail of the most recent failure of a libvsr call on the calling thread,
  * e.g. "input 'a.mp4': moov atom not found". Empty string when there is none.
- * Valid until the next failing libvsr call on the same thread.
+ * Valid until the next failing libvsr call on the same thread. Read it right
+ * after a call returned an error: a few codes (VSR_ENOMEM from deep inside,
+ * and the non-errors VSR_EAGAIN and VSR_EOF) do not set it, and it is never
+ * cleared by a successful call.
  */
 VSR_API const char *vsr_last_error(void);
 
@@ -76,7 +79,9 @@ enum vsr_log_level {
 /**
  * A log sink. msg is pre-formatted, without a trailing newline; it is only
  * valid during the call. Called from library worker threads as well as the
- * caller's thread, but never concurrently: libvsr serialises the calls.
+ * caller's thread, but never concurrently: libvsr serialises the calls
+ * with a lock held during the call, so a sink must not call back into
+ * libvsr (it would deadlock on a message of its own).
  */
 typedef void (*vsr_log_callback)(void *user, int level, const char *msg);
 

@@ -68,9 +68,10 @@ VSR_API int vsr_frame_alloc(vsr_frame **out, vsr_pixfmt format, int width, int h
 
 /**
  * A frame over caller-owned memory, without copying. data/linesize give
- * each plane (packed formats use plane 0). free_cb(opaque) is called once
- * when the last reference goes away (may be NULL). The memory must stay
- * valid and unchanged until then.
+ * each plane (packed formats use plane 0; RGBF32 planes in the order R, G,
+ * B). free_cb(opaque) is called once when the last reference goes away
+ * (may be NULL). The memory must stay valid and unchanged until then.
+ * If wrapping fails, free_cb is not called: the caller keeps the memory.
  */
 VSR_API int vsr_frame_wrap(vsr_frame **out, vsr_pixfmt format, int width, int height,
                            uint8_t *const data[4], const ptrdiff_t linesize[4],

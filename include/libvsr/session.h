@@ -124,10 +124,12 @@ VSR_API int vsr_session_send_frame(vsr_session *s, vsr_frame *f);
  */
 VSR_API int vsr_session_receive_frame(vsr_session *s, vsr_frame **out);
 
-/** Forget buffered frames and start a new sequence (after VSR_EOF or an error). */
+/** Forget buffered frames and start a new sequence (after VSR_EOF or an
+ *  error). Also forgets a pending cancel. */
 VSR_API void vsr_session_reset(vsr_session *s);
 
-/** Ask a running vsr_upscale_file() to stop cleanly. Async-signal-safe. */
+/** Ask a running vsr_upscale_file() to stop cleanly; asked while no run is
+ *  going, it stops the next run at its start. Async-signal-safe. */
 VSR_API void vsr_session_cancel(vsr_session *s);
 
 typedef struct vsr_run_settings {

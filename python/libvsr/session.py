@@ -1,0 +1,450 @@
+"""Model, Session (send/receive, process(), upscale_file()) and recommend_settings()."""
+import ctypes
+import threading
+from ctypes import byref, c_void_p
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from . import _handles
+from . import _lib
+from . import _structs as S
+from . import log as _log
+from .errors import CancelledError, EndOfStream, InputDamagedError, check, make_error
+from .frame import Frame
+from .stream import input_settings, output_settings
+
+lib = _lib.lib
+
+
+def precision(p):
+    """Precision from a Precision, int or name ('auto', 'fp32', 'bf16', 'fp16')."""
+    if isinstance(p, str):
+        try:
+            return S.Precision[p.upper()]
+        except KeyError:
+            raise ValueError(f"unknown precision {p!r}; one of auto, fp32, bf16, fp16") from None
+    return S.Precision(int(p))
+
+
+def _auto_int(v):
+    return S.VSR_AUTO if isinstance(v, str) and v.lower() == "auto" else int(v)
+
+
+@dataclass
+class ModelCard:
+    """What libvsr knows of a model (vsr_model_card)."""
+    name: str
+    scale: int
+    frames_in: int
+    center_only: bool
+    layout: S.Layout
+    range_min: float
+    range_max: float
+    rf_spatial: int
+    rf_temporal: int
+    size_multiple: int
+    license: str
+
+    @classmethod
+    def _from_c(cls, c):
+        try:
+            layout = S.Layout(c.layout)
+        except ValueError:
+            layout = c.layout
+        return cls(_lib.decode(c.name), c.scale, c.frames_in, bool(c.center_only), layout,
+                   c.range_min, c.range_max, c.rf_spatial, c.rf_temporal, c.size_multiple,
+                   _lib.decode(c.license))
+
+
+@dataclass
+class SessionInfo:
+    """What a session actually uses (vsr_session_info)."""
+    device: str
+    precision: S.Precision
+    threads: int
+    batch: int
+    chunk: int
+    overlap: int
+    tile: int
+    tile_pad: int
+    scale: int
+    mem_limit: int
+
+
+@dataclass
+class RunResult:
+    """The outcome of Session.upscale_file() (vsr_run_result)."""
+    frames_decoded: int
+    frames_written: int
+    frames_resumed: int
+    chunks: int
+    tiles: int
+    input_damaged: int
+    cancelled: bool
+    seconds: float
+    fps: float
+    max_frames_in_flight: int
+    output: Optional[str] = None
+
+
+@dataclass
+class Recommendation:
+    """Settings libvsr recommends for this machine and model (vsr_recommendation)."""
+    device: str
+    precision: S.Precision
+    threads: int
+    batch: int
+    chunk: int
+    tile: int
+    tile_pad: int
+    mem_limit: int
+    reasons: list
+
+
+_SESSION_KEYS = ("model_path", "model", "device", "precision", "threads", "batch", "chunk",
+                 "overlap", "tile", "tile_pad", "tile_blend", "chunk_blend", "mem_limit", "tracker",
+                 "log_callback")
+
+
+def _session_settings(keep, **kw):
+    s = _lib.defaults(S.vsr_session_settings, lib.vsr_session_settings_default)
+    for k, v in kw.items():
+        if k not in _SESSION_KEYS:
+            raise TypeError(f"unknown session setting {k!r}")
+        if v is None:
+            continue
+        if k in ("model_path", "device"):
+            b = _lib.encode(v)
+            keep.append(b)
+            setattr(s, k, b)
+        elif k == "model":
+            s.model = v._handle()
+        elif k == "tracker":
+            s.tracker = v._handle()
+        elif k == "precision":
+            s.precision = int(precision(v))
+        elif k in ("tile_blend", "chunk_blend"):
+            setattr(s, k, 1 if v else 0)
+        elif k == "log_callback":
+            pass  # installed by Session
+        else:
+            setattr(s, k, _auto_int(v))
+    return s
+
+
+class Model(_handles.Handle):
+    """A loaded TorchScript model with its card, shareable by several sessions.
+
+        m = libvsr.Model("realesr-animevideov3-x2.pt", precision="fp32")
+        print(m.card.scale)
+        s1 = libvsr.Session(model=m)
+    """
+
+    _kind = "model"
+
+    def __init__(self, path, *, device=None, precision=None, threads=None):
+        self._keep = []
+        self.path = path
+        s = _session_settings(self._keep, model_path=path, device=device, precision=precision,
+                              threads=threads)
+        p = c_void_p()
+        check(lib.vsr_model_load(byref(p), byref(s)))
+        self._take(p)
+
+    def _free(self, ptr):
+        lib.vsr_model_unload(byref(ptr))
+
+    @property
+    def card(self):
+        c = S.new_sized(S.vsr_model_card)
+        check(lib.vsr_model_get_card(self._handle(), byref(c)))
+        return ModelCard._from_c(c)
+
+    def __repr__(self):
+        return f"<libvsr.Model {self.path!s} {'closed' if self.closed else 'loaded'}>"
+
+
+class Session(_handles.Handle):
+    """A model run over a sequence of frames (vsr_session).
+
+        with libvsr.Session(model_path="x2.pt", precision="fp32", tile=128) as s:
+            result = s.upscale_file("in.mp4", "out.mkv", crf=20)
+            for out in s.process(frames):     # Frames or numpy arrays in
+                ...                           # upscaled RGBF32 Frames out
+
+    Keyword settings mirror vsr_session_settings: model_path or model (a
+    Model), device, precision ('auto', 'fp32', 'bf16', 'fp16'), threads,
+    batch, chunk, overlap, tile, tile_pad ('auto' where the C API takes
+    VSR_AUTO), tile_blend, chunk_blend, mem_limit, tracker (a Tracker),
+    log_callback (callable(level, message) for this session's messages).
+    """
+
+    _kind = "session"
+
+    def __init__(self, model_path=None, **settings):
+        if isinstance(model_path, Model):
+            settings["model"], model_path = model_path, None
+        self._keep = []
+        self.model = settings.get("model")
+        self.tracker = settings.get("tracker")
+        self.eof = False
+        self._log_key = None
+        s = _session_settings(self._keep, model_path=model_path, **settings)
+        cb = settings.get("log_callback")
+        if cb is not None:
+            self._log_key = _log.add_sink(cb)
+            s.log_callback = _log.log_trampoline
+            s.log_user = self._log_key
+        p = c_void_p()
+        err = lib.vsr_session_open(byref(p), byref(s))
+        if err < 0:
+            e = make_error(err)
+            self._drop_sink()
+            raise e
+        self._take(p)
+
+    def _drop_sink(self):
+        if self._log_key is not None:
+            _log.remove_sink(self._log_key)
+            self._log_key = None
+
+    def _free(self, ptr):
+        lib.vsr_session_close(byref(ptr))
+        self._drop_sink()
+
+    # ------------------------------------------------------------- info
+    def info(self):
+        """SessionInfo: what the session uses after 'auto' choices and fallbacks."""
+        c = S.new_sized(S.vsr_session_info)
+        check(lib.vsr_session_get_info(self._handle(), byref(c)))
+        try:
+            prec = S.Precision(c.precision)
+        except ValueError:
+            prec = c.precision
+        return SessionInfo(_lib.decode(c.device), prec, c.threads, c.batch, c.chunk, c.overlap,
+                           c.tile, c.tile_pad, c.scale, c.mem_limit)
+
+    @property
+    def card(self):
+        c = S.new_sized(S.vsr_model_card)
+        check(lib.vsr_session_get_card(self._handle(), byref(c)))
+        return ModelCard._from_c(c)
+
+    # --------------------------------------------------------- streaming
+    def send(self, frame):
+        """Send a frame (Frame or numpy array); None starts draining.
+
+        Returns True when accepted, False when upscaled frames must be
+        received first (VSR_EAGAIN).
+        """
+        if isinstance(frame, np.ndarray):
+            with Frame.from_numpy(frame) as f:
+                return self.send(f)
+        err = lib.vsr_session_send_frame(self._handle(), None if frame is None else frame._handle())
+        if err == S.VSR_EAGAIN:
+            return False
+        check(err)
+        return True
+
+    def receive(self):
+        """The next upscaled RGBF32 Frame; None when more input is needed.
+
+        Raises EndOfStream after a drain has delivered every frame (and
+        sets .eof).
+        """
+        p = c_void_p()
+        err = lib.vsr_session_receive_frame(self._handle(), byref(p))
+        if err == S.VSR_EAGAIN:
+            return None
+        if err == S.VSR_EOF:
+            self.eof = True
+            raise EndOfStream(err, "session drained")
+        check(err)
+        return Frame._own(p)
+
+    def reset(self):
+        """Forget buffered frames and start a new sequence."""
+        lib.vsr_session_reset(self._handle())
+        self.eof = False
+
+    def _ready(self):
+        while True:
+            f = self.receive()
+            if f is None:
+                return
+            yield f
+
+    def process(self, frames, as_numpy=False):
+        """Upscale an iterable of frames (Frame objects or numpy arrays), in order.
+
+        A generator of upscaled RGBF32 Frames (or, with as_numpy=True, their
+        (3, H, W) float32 views). The sequence is drained at the end and the
+        session reset, so it can process another one.
+        """
+        def out(f):
+            if not as_numpy:
+                return f
+            a = f.to_numpy()
+            f.close()  # the array holds its own reference
+            return a
+
+        self.reset()
+        try:
+            for f in frames:
+                while not self.send(f):
+                    for g in self._ready():
+                        yield out(g)
+                for g in self._ready():
+                    yield out(g)
+            self.send(None)
+            while True:
+                try:
+                    g = self.receive()
+                except EndOfStream:
+                    break
+                if g is None:  # cannot happen after a drain, but never spin
+                    break
+                yield out(g)
+        finally:
+            if not self.closed:
+                self.reset()
+
+    # ------------------------------------------------------------- files
+    def cancel(self):
+        """Ask a running upscale_file() to stop cleanly (safe from any thread)."""
+        if self._ptr is not None:
+            lib.vsr_session_cancel(self._ptr)
+
+    def upscale_file(self, input, output, *, codec=None, crf=None, preset=None, pix_fmt=None,
+                     bitrate=None, encoder_threads=None, options=None, copy_streams=None,
+                     overwrite=None, frame_rate=None, pipelined=None, queue_depth=None,
+                     resume=None, reference=None, max_frames=None, decoder_threads=None,
+                     hwdec=None, stream_index=None, test_encode_delay_us=None):
+        """Upscale a whole file: decode, run the model, encode, copy the other streams.
+
+        Returns a RunResult. A run cancelled by a callback returning true or
+        by cancel() returns normally with result.cancelled set (the output
+        holds the frames written). Raises InputDamagedError (the output WAS
+        written; .result), CancelledError when a tracker callback raised
+        (from that exception; .result), or another VsrError (no output
+        left). Ctrl-C cancels the run cleanly and re-raises KeyboardInterrupt.
+        """
+        keep = []
+        ins = input_settings(keep, threads=decoder_threads, hwdec=hwdec, max_frames=max_frames,
+                             stream_index=stream_index)
+        outs = output_settings(keep, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
+                               bitrate=bitrate, threads=encoder_threads, options=options,
+                               copy_streams=copy_streams, overwrite=overwrite,
+                               frame_rate=frame_rate)
+        rs = _lib.defaults(S.vsr_run_settings, lib.vsr_run_settings_default)
+        rs.input = ctypes.pointer(ins)
+        rs.output = ctypes.pointer(outs)
+        if pipelined is not None:
+            rs.pipelined = 1 if pipelined else 0
+        if queue_depth is not None:
+            rs.queue_depth = int(queue_depth)
+        if resume is not None:
+            rs.resume = 1 if resume else 0
+        if reference is not None:
+            ref = _lib.encode(reference)
+            keep.append(ref)
+            rs.reference_path = ref
+        if test_encode_delay_us is not None:
+            rs.test_encode_delay_us = int(test_encode_delay_us)
+        res = S.new_sized(S.vsr_run_result)
+        handle = self._handle()
+        in_b, out_b = _lib.encode(input), _lib.encode(output)
+        if self.tracker is not None and not self.tracker.closed:
+            self.tracker.take_callback_error()  # forget one from an earlier run
+
+        def call():
+            return lib.vsr_upscale_file(handle, in_b, out_b, byref(rs), byref(res))
+
+        err, msg = self._interruptible(call)
+        result = RunResult(res.frames_decoded, res.frames_written, res.frames_resumed, res.chunks,
+                           res.tiles, res.input_damaged, bool(res.cancelled), res.seconds, res.fps,
+                           res.max_frames_in_flight, str(output))
+        if err == 0:
+            return result
+        if err == S.VSR_ERROR_CANCELLED:
+            cause = None
+            if self.tracker is not None and not self.tracker.closed:
+                cause = self.tracker.take_callback_error()
+            if cause is None:
+                return result
+            e = CancelledError(err, f"{msg}; a tracker callback raised "
+                                    f"{type(cause).__name__}: {cause}")
+            e.result = result
+            raise e from cause
+        e = make_error(err, msg)
+        if isinstance(e, InputDamagedError):
+            e.result = result
+        raise e
+
+    def _interruptible(self, call):
+        """Run call() (a blocking C call) on a helper thread; Ctrl-C cancels it.
+
+        Returns (code, vsr_last_error() of the helper thread). The wait is
+        on an Event, not Thread.join(): a KeyboardInterrupt inside join()
+        can make CPython 3.11 consider the thread finished while it runs.
+        It is timed, because SIGINT may be delivered to one of the
+        library's threads, which does not wake an untimed wait here.
+        """
+        box = {"rc": S.VSR_ERROR_CANCELLED, "msg": "run did not complete"}
+        done = threading.Event()
+
+        def run():
+            try:
+                rc = call()
+                box["rc"] = rc
+                box["msg"] = _lib.decode(lib.vsr_last_error()) if rc < 0 else ""
+            finally:
+                done.set()
+
+        self._run_done = done
+        th = threading.Thread(target=run, name="libvsr-run", daemon=True)
+        th.start()
+        try:
+            while not done.wait(0.1):
+                pass
+        except KeyboardInterrupt:
+            # Stop the run cleanly and wait for it: the session must not be
+            # closed under it. A further Ctrl-C only repeats the cancel.
+            while not done.is_set():
+                try:
+                    self.cancel()
+                    done.wait(0.05)
+                except KeyboardInterrupt:
+                    pass
+            raise
+        finally:
+            if done.is_set():
+                self._run_done = None
+        return box["rc"], box["msg"]
+
+    def _release(self):
+        # Never free the session under a run in progress (close() from
+        # another thread, or at exit): cancel it and wait for it to stop.
+        done = getattr(self, "_run_done", None)
+        if done is not None and self._ptr is not None:
+            lib.vsr_session_cancel(self._ptr)
+            done.wait()
+        super()._release()
+
+    def __repr__(self):
+        return f"<libvsr.Session {'closed' if self.closed else 'open'}>"
+
+
+def recommend_settings(model_path=None):
+    """Settings libvsr recommends for this machine (and model), with reasons."""
+    c = S.new_sized(S.vsr_recommendation)
+    check(lib.vsr_recommend_settings(_lib.encode(model_path), byref(c)))
+    try:
+        prec = S.Precision(c.precision)
+    except ValueError:
+        prec = c.precision
+    reasons = [r for r in (_lib.decode(c.reasons) or "").splitlines() if r.strip()]
+    return Recommendation(_lib.decode(c.device), prec, c.threads, c.batch, c.chunk, c.tile,
+                          c.tile_pad, c.mem_limit, reasons)
