@@ -669,8 +669,9 @@ static double round_trip_psnr(vsri_converter *cv, const AVFrame *rgb, enum AVPix
     return p;
 }
 
-/* A raw RGB24 frame from the test data (manifest.json lists "*.rgb"
- * files with their width and height), as RGBF32; NULL if none. */
+/* The first frame of a test clip's raw RGB24 source (the test data's
+ * manifest.json lists its clips in "files", each with "source_rgb",
+ * "width" and "height": real photographs), as RGBF32; NULL if none. */
 static AVFrame *load_data_frame(void)
 {
     const char *dir = getenv("VSR_TEST_DATA");
@@ -686,18 +687,17 @@ static AVFrame *load_data_frame(void)
     char err[128];
     AVFrame *out = NULL;
     if (vsri_json_parse(text, len, &j, err, sizeof(err)) == 0) {
-        for (int i = 0; i < vsri_json_count(j) && !out; i++) {
-            const char *key = vsri_json_key_at(j, i);
-            const vsri_json *e = vsri_json_at(j, i);
-            const char *file = vsri_json_string(vsri_json_get(e, "file"), key);
-            if (!file || strlen(file) < 4 || strcmp(file + strlen(file) - 4, ".rgb"))
+        const vsri_json *files = vsri_json_get(j, "files");
+        for (int i = 0; i < vsri_json_count(files) && !out; i++) {
+            const vsri_json *e = vsri_json_at(files, i);
+            const char *file = vsri_json_string(vsri_json_get(e, "source_rgb"), NULL);
+            if (!file)
                 continue;
             int w = (int)vsri_json_number(vsri_json_get(e, "width"), 0);
             int h = (int)vsri_json_number(vsri_json_get(e, "height"), 0);
             if (w < 16 || h < 16 || w > 8192 || h > 8192)
                 continue;
-            snprintf(path, sizeof(path), "%s/%s", dir, file);
-            FILE *fp = fopen(path, "rb");
+            FILE *fp = fopen(file, "rb");
             uint8_t *px = malloc((size_t)w * h * 3);
             if (fp && px && fread(px, 3, (size_t)w * h, fp) == (size_t)w * h) {
                 out = new_rgbf(w, h);
@@ -720,6 +720,8 @@ static AVFrame *load_data_frame(void)
 static void test_round_trips(vsri_converter *cv)
 {
     AVFrame *pics[2] = {synth_frame(320, 180), load_data_frame()};
+    /* under meson the test data is always there: real content must be tested */
+    CHECK_MSG(pics[1] || !getenv("VSR_TEST_DATA"), "no source frame found in $VSR_TEST_DATA/manifest.json");
     for (int pi = 0; pi < 2 && pics[pi]; pi++) {
         const AVFrame *pic = pics[pi];
         const char *what = pi ? "data frame" : "synthetic";

@@ -148,16 +148,19 @@ static void test_process(void)
 
     int64_t cpu0 = vsri_proc_cpu_ns();
     CHECK(cpu0 > 0);
+    /* Spin until the kernel's own per-process CPU clock says 50 ms were
+     * used (wall time would depend on how loaded the machine is), then
+     * /proc's figure must agree to within its 10 ms tick. */
     volatile double x = 0;
     struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
     do {
         for (int i = 0; i < 100000; i++)
             x += i * 0.5;
-        clock_gettime(CLOCK_MONOTONIC, &b);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
     } while ((b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec) < 50000000LL);
     int64_t used = vsri_proc_cpu_ns() - cpu0;
-    CHECK_MSG(used >= 30000000LL, "50 ms busy loop used %lld ns of CPU", (long long)used);
+    CHECK_MSG(used >= 35000000LL, "a busy loop of 50 ms CPU time showed %lld ns in /proc", (long long)used);
 
     int threads = vsri_proc_thread_count();
     CHECK(threads >= 1);
