@@ -97,27 +97,34 @@ static int should_stop(run_ctx *c)
     return atomic_load(&c->stop);
 }
 
+/* A record of this run with what every record shares filled in. */
+static void fill_record(run_ctx *c, vsr_op_record *r, vsr_op_type type, int64_t start, int64_t dur,
+                        int64_t frames)
+{
+    memset(r, 0, sizeof(*r));
+    r->size = sizeof(*r);
+    r->type = type;
+    r->strategy = vsri_session_model_name(c->ses);
+    r->run_id = c->run_id;
+    r->start_ns = start;
+    r->duration_ns = dur;
+    r->end_ns = start + dur;
+    r->frames = frames;
+    r->in_width = c->in_w;
+    r->in_height = c->in_h;
+    r->out_width = c->out_w;
+    r->out_height = c->out_h;
+    const vsr_model *m = vsri_session_model(c->ses);
+    r->scale = m->card.scale;
+    r->precision = vsr_precision_name(m->precision);
+    r->device = m->device;
+    r->success = 1;
+}
+
 static void emit_record(run_ctx *c, vsr_op_type type, int64_t start, int64_t dur, int64_t frames)
 {
     vsr_op_record r;
-    memset(&r, 0, sizeof(r));
-    r.size = sizeof(r);
-    r.type = type;
-    r.strategy = vsri_session_model_name(c->ses);
-    r.run_id = c->run_id;
-    r.start_ns = start;
-    r.duration_ns = dur;
-    r.end_ns = start + dur;
-    r.frames = frames;
-    r.in_width = c->in_w;
-    r.in_height = c->in_h;
-    r.out_width = c->out_w;
-    r.out_height = c->out_h;
-    const vsr_model *m = vsri_session_model(c->ses);
-    r.scale = m->card.scale;
-    r.precision = vsr_precision_name(m->precision);
-    r.device = m->device;
-    r.success = 1;
+    fill_record(c, &r, type, start, dur, frames);
     if (vsr_tracker_record(c->tr, &r) == VSR_ERROR_CANCELLED && !c->cancelled) {
         c->cancelled = 1;
         fail(c, VSR_ERROR_CANCELLED);
@@ -452,25 +459,10 @@ static void record_run(run_ctx *c, int err, int64_t chunks, int64_t tiles)
     if (!c->tr)
         return;
     vsr_op_record r;
-    memset(&r, 0, sizeof(r));
-    r.size = sizeof(r);
-    r.type = VSR_OP_RUN;
-    r.strategy = vsri_session_model_name(c->ses);
-    r.run_id = c->run_id;
-    r.start_ns = c->start_ns;
-    r.end_ns = vsri_now_ns();
-    r.duration_ns = r.end_ns - r.start_ns;
-    r.frames = c->written;
+    int64_t now = vsri_now_ns();
+    fill_record(c, &r, VSR_OP_RUN, c->start_ns, now - c->start_ns, c->written);
     r.chunks = chunks;
     r.tiles = tiles;
-    r.in_width = c->in_w;
-    r.in_height = c->in_h;
-    r.out_width = c->out_w;
-    r.out_height = c->out_h;
-    const vsr_model *m = vsri_session_model(c->ses);
-    r.scale = m->card.scale;
-    r.precision = vsr_precision_name(m->precision);
-    r.device = m->device;
     r.success = err == 0;
     r.error_code = err;
     r.error_message = err ? c->err_msg : NULL;

@@ -622,11 +622,9 @@ static void scatter(const vsr_session *ses, const vsri_tile *t, const float *img
     }
 }
 
-static void record(vsr_session *ses, vsr_op_type type, int64_t start, int64_t dur, int64_t frames,
-                   int64_t tiles, int success, int code)
+static void send_record(vsr_session *ses, vsr_op_type type, int64_t start, int64_t dur, int64_t frames,
+                        int64_t tiles, int success, int code)
 {
-    if (!ses->tracker || vsri_tracker_granularity(ses->tracker) != VSR_GRANULARITY_OPERATION)
-        return;
     vsr_op_record r;
     memset(&r, 0, sizeof(r));
     r.size = sizeof(r);
@@ -650,6 +648,14 @@ static void record(vsr_session *ses, vsr_op_type type, int64_t start, int64_t du
     r.error_code = code;
     r.error_message = success ? NULL : vsr_last_error();
     vsr_tracker_record(ses->tracker, &r);
+}
+
+/* One record per forward pass, at the tracker's operation granularity. */
+static void record(vsr_session *ses, vsr_op_type type, int64_t start, int64_t dur, int64_t frames,
+                   int64_t tiles, int success, int code)
+{
+    if (ses->tracker && vsri_tracker_granularity(ses->tracker) == VSR_GRANULARITY_OPERATION)
+        send_record(ses, type, start, dur, frames, tiles, success, code);
 }
 
 /* Per-chunk totals, for the tracker's chunk granularity. */
@@ -762,33 +768,9 @@ static void record_chunk(vsr_session *ses, const vsri_chunk *ch, const pass_time
 {
     if (!ses->tracker || vsri_tracker_granularity(ses->tracker) != VSR_GRANULARITY_CHUNK)
         return;
-    vsr_op_type types[3] = {VSR_OP_UPLOAD, VSR_OP_INFERENCE, VSR_OP_DOWNLOAD};
-    int64_t durs[3] = {pt->upload, pt->infer, pt->download};
-    int64_t at = pt->start;
-    for (int i = 0; i < 3; i++) {
-        vsr_op_record r;
-        memset(&r, 0, sizeof(r));
-        r.size = sizeof(r);
-        r.type = types[i];
-        r.strategy = ses->model->card.name;
-        r.run_id = ses->run_id;
-        r.start_ns = at;
-        r.duration_ns = durs[i];
-        r.end_ns = at + durs[i];
-        at += durs[i];
-        r.frames = ch->n_keep;
-        r.chunks = 1;
-        r.tiles = ntiles;
-        r.in_width = ses->width;
-        r.in_height = ses->height;
-        r.scale = ses->model->card.scale;
-        r.out_width = ses->width * r.scale;
-        r.out_height = ses->height * r.scale;
-        r.precision = vsr_precision_name(ses->model->precision);
-        r.device = ses->model->device;
-        r.success = 1;
-        vsr_tracker_record(ses->tracker, &r);
-    }
+    send_record(ses, VSR_OP_UPLOAD, pt->start, pt->upload, ch->n_keep, ntiles, 1, 0);
+    send_record(ses, VSR_OP_INFERENCE, pt->start + pt->upload, pt->infer, ch->n_keep, ntiles, 1, 0);
+    send_record(ses, VSR_OP_DOWNLOAD, pt->start + pt->upload + pt->infer, pt->download, ch->n_keep, ntiles, 1, 0);
 }
 
 /* Make sure a tile plan exists that fits the memory limit; halve the tile
