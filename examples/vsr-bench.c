@@ -180,6 +180,7 @@ enum {
     M_RECOMPOSITION,
     M_TOTAL,
     M_FPS,
+    M_CPU_TIME,
     M_PEAK_RSS,
     M_PEAK_VRAM,
     M_PSNR,
@@ -196,6 +197,7 @@ static const char *const metric_names[M_COUNT] = {
     "video_recomposition_time",
     "total_time",
     "fps",
+    "cpu_time",
     "peak_rss_bytes",
     "peak_vram_bytes",
     "psnr",
@@ -203,7 +205,7 @@ static const char *const metric_names[M_COUNT] = {
 };
 
 static const char *const metric_units[M_COUNT] = {
-    "frames", "chunks", "tiles", "s", "s", "s", "s", "frames/s", "bytes", "bytes", "dB", "1",
+    "frames", "chunks", "tiles", "s", "s", "s", "s", "frames/s", "s", "bytes", "bytes", "dB", "1",
 };
 
 /* printf format of each metric: the same text goes into JSON and CSV, so
@@ -1007,8 +1009,10 @@ static char *find_default_model(void)
     }
     char *found = NULL;
     for (int i = 0; i < n; i++) {
-        if (!found && file_exists(cands[i]))
-            found = xstrdup(cands[i]);
+        if (!found && file_exists(cands[i])) {
+            char real[PATH_MAX];
+            found = xstrdup(realpath(cands[i], real) ? real : cands[i]);
+        }
         free(cands[i]);
     }
     return found;
@@ -1113,6 +1117,7 @@ typedef struct run_rec {
     double (*vals)[M_COUNT]; /* [iterations][M_COUNT], NAN = not measured */
     double stats[4][M_COUNT];/* min, median, max, mean */
     char *output_file;       /* when kept */
+    int64_t device_total;    /* bytes of the GPU used, -1 if none */
 } run_rec;
 
 static const char *const stat_names[4] = {"min", "median", "max", "mean"};
@@ -1147,6 +1152,15 @@ static void summarize(run_rec *r)
     }
 }
 
+/* CPU time of the whole process (every thread), in seconds; -1 if unknown. */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        return -1;
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static double stage_ms(vsr_tracker *t, vsr_op_type type)
 {
     vsr_op_stats st;
@@ -1158,7 +1172,8 @@ static double stage_ms(vsr_tracker *t, vsr_op_type type)
 }
 
 /* One iteration's measurements from the tracker and the run result. */
-static void collect(vsr_tracker *t, const vsr_run_result *res, int have_reference, double *v)
+static void collect(vsr_tracker *t, const vsr_run_result *res, int have_reference, double cpu_s, double *v,
+                    int64_t *device_total)
 {
     for (int m = 0; m < M_COUNT; m++)
         v[m] = NAN;
@@ -1173,12 +1188,15 @@ static void collect(vsr_tracker *t, const vsr_run_result *res, int have_referenc
     if (!(v[M_TOTAL] > 0))
         v[M_TOTAL] = res->seconds;
     v[M_FPS] = v[M_TOTAL] > 0 ? res->frames_written / v[M_TOTAL] : NAN;
+    v[M_CPU_TIME] = cpu_s >= 0 ? cpu_s : NAN;
     vsr_resource_stats rs;
     memset(&rs, 0, sizeof(rs));
     rs.size = sizeof(rs);
     if (vsr_tracker_get_resources(t, &rs) == 0) {
         v[M_PEAK_RSS] = rs.peak_rss_bytes > 0 ? (double)rs.peak_rss_bytes : NAN;
         v[M_PEAK_VRAM] = rs.peak_device_bytes >= 0 ? (double)rs.peak_device_bytes : NAN;
+        if (rs.device_total_bytes > 0)
+            *device_total = rs.device_total_bytes;
     }
     if (have_reference) {
         vsr_quality_stats q;
@@ -1223,6 +1241,7 @@ static run_rec *new_run(runner *rn)
     snprintf(r->id, sizeof(r->id), "r%03d", rn->n_runs + 1);
     rn->n_runs++;
     r->vals = xcalloc((size_t)rn->b->iterations, sizeof(*r->vals));
+    r->device_total = -1;
     for (int s = 0; s < 4; s++)
         for (int m = 0; m < M_COUNT; m++)
             r->stats[s][m] = NAN;
@@ -1358,7 +1377,9 @@ static void run_group(runner *rn, int mi, vsr_precision p, const char *dev, int 
             vsr_run_result res;
             memset(&res, 0, sizeof(res));
             res.size = sizeof(res);
+            double cpu0 = cpu_seconds();
             int rc = vsr_upscale_file(ses, vid->file, out, &rs, &res);
+            double cpu1 = cpu_seconds();
             if (rc < 0 && rc != VSR_ERROR_INPUT_DAMAGED) {
                 char *m = xasprintf("%s %d: %s", warm ? "warm-up" : "iteration", warm ? it + 1 : it - b->warmup + 1,
                                     vsr_last_error()[0] ? vsr_last_error() : vsr_strerror(rc));
@@ -1376,12 +1397,13 @@ static void run_group(runner *rn, int mi, vsr_precision p, const char *dev, int 
                 continue;
             }
             double *v = r->vals[r->n_done];
-            collect(tr, &res, vid->reference_file != NULL, v);
+            collect(tr, &res, vid->reference_file != NULL, cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1, v,
+                    &r->device_total);
             r->n_done++;
-            progress("    iteration %d/%d: %.3f s, %.2f fps (extraction %.3f s, super-resolution %.3f s, "
+            progress("    iteration %d/%d: %.3f s, %.2f fps, CPU %.3f s (extraction %.3f s, super-resolution %.3f s, "
                      "recomposition %.3f s)\n",
-                     r->n_done, b->iterations, v[M_TOTAL], v[M_FPS], v[M_FRAME_EXTRACTION], v[M_SUPER_RESOLUTION],
-                     v[M_RECOMPOSITION]);
+                     r->n_done, b->iterations, v[M_TOTAL], v[M_FPS], v[M_CPU_TIME], v[M_FRAME_EXTRACTION],
+                     v[M_SUPER_RESOLUTION], v[M_RECOMPOSITION]);
         }
         summarize(r);
         if (b->keep_videos && file_exists(out))
@@ -1664,16 +1686,22 @@ static int write_json(const runner *rn, const char *path, const sys_desc *sys, c
     int64_t vram_total = -1;
     const char *gpu_dev = NULL;
     for (int i = 0; i < rn->n_runs; i++)
-        if (rn->runs[i].have_info && !strncmp(rn->runs[i].info.device, "cuda", 4))
+        if (rn->runs[i].have_info && !strncmp(rn->runs[i].info.device, "cuda", 4)) {
             gpu_dev = rn->runs[i].info.device;
+            if (rn->runs[i].device_total > 0)
+                vram_total = rn->runs[i].device_total;
+        }
     if (!gpu_dev && rec->ok && !strncmp(rec->r.device, "cuda", 4))
         gpu_dev = rec->r.device;
-    (void)vram_total;
     fprintf(f, ",\n    \"gpu\": ");
     if (gpu_dev) {
         fprintf(f, "{\"device\": ");
         json_str(f, gpu_dev);
-        fprintf(f, "}");
+        fprintf(f, ", \"memory_total_bytes\": ");
+        if (vram_total > 0)
+            fprintf(f, "%lld}", (long long)vram_total);
+        else
+            fputs("null}", f);
     } else {
         fprintf(f, "null");
     }
@@ -1953,16 +1981,23 @@ static char *find_plot_script(const char *given)
     if (env && *env)
         return file_exists(env) ? xstrdup(env) : NULL;
     char *ed = exe_dir();
+    char *cands[3] = {NULL, NULL, NULL};
     if (ed) {
-        char *p = xasprintf("%s/../share/libvsr/plot_report.py", ed);
+        cands[0] = xasprintf("%s/../share/libvsr/plot_report.py", ed);
+        /* a build directory inside the source tree: <src>/build/examples/vsr-bench */
+        cands[2] = xasprintf("%s/../../bench/plot_report.py", ed);
         free(ed);
-        if (file_exists(p))
-            return p;
-        free(p);
     }
-    if (file_exists("bench/plot_report.py"))
-        return xstrdup("bench/plot_report.py");
-    return NULL;
+    cands[1] = xstrdup("bench/plot_report.py");
+    char *found = NULL;
+    for (int i = 0; i < 3; i++) {
+        if (!found && cands[i] && file_exists(cands[i])) {
+            char real[PATH_MAX];
+            found = xstrdup(realpath(cands[i], real) ? real : cands[i]);
+        }
+        free(cands[i]);
+    }
+    return found;
 }
 
 /* A Python that has matplotlib: --python, $VSR_PYTHON, python3, /usr/bin/python3. */
@@ -1996,7 +2031,8 @@ static int make_charts(const char *script_opt, const char *python_opt, const cha
         else
             fprintf(stderr,
                     "vsr-bench: plot_report.py not found ($VSR_BENCH_PLOT, <prefix>/share/libvsr/plot_report.py, "
-                    "./bench/plot_report.py): charts not drawn; pass --plot-script PATH\n");
+                    "./bench/plot_report.py, <source tree>/bench/plot_report.py): charts not drawn; pass "
+                    "--plot-script PATH\n");
         return -1;
     }
     char *py = find_python(python_opt);
@@ -2046,7 +2082,8 @@ static void usage(FILE *f)
             "  --iterations N      override the number of timed iterations (1..1000)\n"
             "  --warmup N          override the number of warm-up runs (0..100)\n"
             "  --plot-script PATH  plot_report.py (default: $VSR_BENCH_PLOT, then\n"
-            "                      <prefix>/share/libvsr/plot_report.py, then ./bench/plot_report.py)\n"
+            "                      <prefix>/share/libvsr/plot_report.py, then ./bench/plot_report.py,\n"
+            "                      then bench/plot_report.py of the source tree holding the build)\n"
             "  --python PATH       Python with matplotlib for the charts (default: $VSR_PYTHON,\n"
             "                      python3, /usr/bin/python3: the first that imports matplotlib)\n"
             "  --no-charts         write only report.json and report.csv\n"
