@@ -264,7 +264,7 @@ def interp_taps(d, in_size, out_size, mode):
     return [fx, fx + 1] if mode == "bilinear" else [fx - 1, fx, fx + 1, fx + 2]
 
 
-def analyse(layers, weights):
+def analyse(layers):
     """Check channel counts and return (scale, spatial radius, input blob, output blob).
 
     Each blob carries its channel count, its scale relative to the model input
@@ -421,6 +421,29 @@ class GraphNet(torch.nn.Module):
         return blobs[self.out_blob]
 
 
+# Tracing records nn.Conv2d as aten::_convolution, whose arguments freeze the
+# tracing machine's cuDNN settings (benchmark, TF32) into the file. Rewrite it
+# to the plain aten::conv2d that scripting would give (all convs here are 2-D,
+# not transposed), so the loading side's settings apply.
+_CONV_ARGS = "%x, %w, %b, %stride, %pad, %dil, %tr, %opad, %groups, %bench, %det, %cudnn, %tf32"
+_CONV_PATTERN = f"""
+graph({_CONV_ARGS}):
+  %r = aten::_convolution({_CONV_ARGS})
+  return (%r)"""
+_CONV2D = f"""
+graph({_CONV_ARGS}):
+  %r = aten::conv2d(%x, %w, %b, %stride, %pad, %dil, %groups)
+  return (%r)"""
+
+
+def _use_conv2d(traced):
+    for mod in traced.modules():
+        if isinstance(mod, torch.jit.ScriptModule) and mod._c._has_method("forward"):
+            torch._C._jit_pass_custom_pattern_based_rewrite_graph(_CONV_PATTERN, _CONV2D, mod.graph)
+            if any(n.kind() == "aten::_convolution" for n in mod.graph.nodes()):
+                raise ConvertError("could not rewrite aten::_convolution to aten::conv2d")
+
+
 def build_module(layers, weights, in_blob, out_blob):
     net = GraphNet(layers, weights, in_blob, out_blob).eval()
     for p in net.parameters():
@@ -428,6 +451,7 @@ def build_module(layers, weights, in_blob, out_blob):
     example = torch.rand(1, 3, 24, 20, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         traced = torch.jit.trace(net, example, check_trace=False)
+        _use_conv2d(traced)
         # Tracing must not bake in the example's size or batch: compare with
         # the eager network on other shapes (odd sizes, batch 2).
         for shape in ((2, 3, 17, 23), (1, 3, 32, 9)):
@@ -591,7 +615,7 @@ def convert(param_path, bin_path, name, out_path, *, check=True, source="", lice
     with open(bin_path, "rb") as f:
         data = f.read()
     weights = read_weights(layers, data)
-    scale, rf, in_blob, out_blob = analyse(layers, weights)
+    scale, rf, in_blob, out_blob = analyse(layers)
     n_params = sum(a.size for w in weights.values() for a in w.values())
     log(f"{param_path}: {len(layers)} layers, {n_params} parameters, {len(data)} bytes of "
         f"weights read; scale x{scale}, receptive radius {rf}")
@@ -608,6 +632,9 @@ def convert(param_path, bin_path, name, out_path, *, check=True, source="", lice
             saved, saved_card = modelcard.load(tmp)
             if saved_card != card:
                 raise ConvertError("self-check: the card read back differs from the one written")
+            ops = sorted({n.kind() for n in saved.inlined_graph.nodes()} - {
+                "prim::Constant", "prim::GetAttr", "prim::ListConstruct"})
+            log("self-check: TorchScript ops: " + ", ".join(ops))
             self_check(layers, weights, saved, scale, rf, log=log)
         os.replace(tmp, out_path)
     finally:

@@ -106,7 +106,7 @@ def validate(card):
 
 
 def card_json(card):
-    """Serialise a card: ordered keys, ASCII only, one line per key."""
+    """Serialise a card: schema key order, ASCII only, indented for people."""
     ordered = {k: card[k] for k in KEYS}
     ordered.update({k: v for k, v in card.items() if k not in ordered})
     return json.dumps(ordered, indent=1, ensure_ascii=True) + "\n"
