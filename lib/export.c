@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sysinfo.h"
 #include "tracker_internal.h"
 
 /* ---------------------------------------------------------------- JSON */
@@ -118,6 +119,14 @@ static void export_json(const vsri_tracker_snapshot *s, vsri_strbuf *sb)
 {
     vsri_sb_puts(sb, "{\n  \"format\": \"libvsr-stats\",\n  \"version\": 1,\n  \"library\": ");
     vsri_sb_json_string(sb, vsr_version_string());
+    vsri_sb_puts(sb, ",\n  \"build\": ");
+    vsri_sb_json_string(sb, vsr_build_info());
+    /* the machine the numbers were measured on */
+    vsri_sysinfo si;
+    if (vsri_sysinfo_get(&si) == 0) {
+        vsri_sb_puts(sb, ",\n  \"system\": ");
+        vsri_sysinfo_json(&si, sb);
+    }
 
     vsri_sb_puts(sb, ",\n  \"stats\": {");
     for (int type = 0; type < VSR_OP_COUNT; type++) {

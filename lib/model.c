@@ -258,8 +258,8 @@ static int load_at(const vsr_session_settings *s, vsr_precision p, int threads, 
 }
 
 /* Check pass plus sizing measurements: memory per pixel from the first
- * pass, time per pixel from a second one (the first includes TorchScript's
- * one-time optimisation). */
+ * pass, time per pixel from the fastest of `timed_passes` more (the first
+ * pass includes one-time set-up, so it is not timed). */
 static int check_and_measure(vsr_model *m, int timed_passes)
 {
     int mult = m->card.size_multiple > 0 ? m->card.size_multiple : 1;
@@ -355,7 +355,7 @@ int vsr_model_load(vsr_model **out, const vsr_session_settings *settings)
     if (want != VSR_PRECISION_AUTO) {
         err = load_at(&s, want, threads, &m);
         if (err >= 0)
-            err = check_and_measure(m, 0);
+            err = check_and_measure(m, 1);
     } else if (!cpu) {
         /* CUDA (or "auto" device): fp16 on a GPU, fp32 if it ends up on the CPU */
         err = load_at(&s, VSR_PRECISION_FP16, threads, &m);
@@ -364,11 +364,11 @@ int vsr_model_load(vsr_model **out, const vsr_session_settings *settings)
             err = load_at(&s, VSR_PRECISION_FP32, threads, &m);
         }
         if (err >= 0)
-            err = check_and_measure(m, 0);
+            err = check_and_measure(m, 1);
     } else if (remembered(s.model_path, threads, &want)) {
         err = load_at(&s, want, threads, &m);
         if (err >= 0)
-            err = check_and_measure(m, 0);
+            err = check_and_measure(m, 1);
     } else {
         vsri_sysinfo si;
         int bf16_hw = vsri_sysinfo_get(&si) >= 0 && (si.has_avx512_bf16 || si.has_amx_bf16);

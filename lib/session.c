@@ -138,6 +138,22 @@ static int64_t default_mem_limit(const vsr_model *m)
     return (int64_t)2 << 30;
 }
 
+/* Chunk and tile sizes as configured. "auto" ones are resolved again for
+ * each sequence (from its frame size), and a tile shrunk for lack of memory
+ * starts again at the configured size. */
+static void configured_sizes(vsr_session *ses)
+{
+    const vsr_model_card *c = &ses->model->card;
+    ses->tile = ses->s.tile;
+    ses->tile_shrunk_logged = 0;
+    if (c->layout == VSR_LAYOUT_NCHW)
+        ses->chunk = 1;
+    else if (c->frames_in > 1)
+        ses->chunk = c->frames_in; /* a fixed window or a fixed sequence length */
+    else
+        ses->chunk = ses->s.chunk;
+}
+
 int vsr_session_open(vsr_session **out, const vsr_session_settings *settings)
 {
     *out = NULL;
@@ -182,13 +198,10 @@ int vsr_session_open(vsr_session **out, const vsr_session_settings *settings)
      * leave the caches), so the CPU default is 1; GPUs like more. */
     ses->batch = ses->s.batch != VSR_AUTO ? ses->s.batch : ses->model->cuda ? 4 : 1;
     ses->overlap = ses->s.overlap != VSR_AUTO ? ses->s.overlap : 2 * c->rf_temporal;
-    ses->chunk = ses->s.chunk; /* AUTO resolved with the first frame's size */
-    if (c->frames_in > 1 && !c->center_only) {
-        if (ses->chunk != VSR_AUTO && ses->chunk != c->frames_in)
-            slog(ses, VSR_LOG_WARNING, "model '%s' takes exactly %d frames: chunk %d ignored", c->name,
-                 c->frames_in, ses->chunk);
-        ses->chunk = c->frames_in;
-    }
+    if (c->frames_in > 1 && !c->center_only && ses->s.chunk != VSR_AUTO && ses->s.chunk != c->frames_in)
+        slog(ses, VSR_LOG_WARNING, "model '%s' takes exactly %d frames: chunk %d ignored", c->name, c->frames_in,
+             ses->s.chunk);
+    configured_sizes(ses);
     if (ses->chunk != VSR_AUTO && c->layout == VSR_LAYOUT_NTCHW && !c->center_only &&
         ses->overlap >= ses->chunk) {
         err = vsri_error(VSR_EINVAL, "overlap %d must be smaller than the chunk length %d", ses->overlap,
@@ -200,7 +213,6 @@ int vsr_session_open(vsr_session **out, const vsr_session_settings *settings)
         slog(ses, VSR_LOG_WARNING,
              "overlap %d is below twice the model's temporal receptive radius %d: chunk borders may show",
              ses->overlap, c->rf_temporal);
-    ses->tile = ses->s.tile;
     ses->tile_pad = ses->s.tile_pad != VSR_AUTO ? ses->s.tile_pad : c->rf_spatial;
     *out = ses;
     return 0;
@@ -418,23 +430,21 @@ static int start_sequence(vsr_session *ses, const vsr_frame *first)
     const vsr_model_card *c = &ses->model->card;
     ses->width = first->av->width;
     ses->height = first->av->height;
+    configured_sizes(ses);
     resolve_sizes(ses, ses->width, ses->height);
     vsri_chunker_config cc = {
         .mode = vsri_chunk_mode_for(c->frames_in, c->center_only),
-        .length = ses->chunk == VSR_AUTO ? 0 : ses->chunk,
-        .overlap = ses->overlap,
         .window = c->frames_in > 1 ? c->frames_in : 0,
         .batch = ses->batch,
         .blend = ses->s.chunk_blend,
     };
-    if (cc.mode == VSRI_CHUNK_SEQUENCE && cc.length <= 0)
-        cc.length = 1;
-    if (cc.mode != VSRI_CHUNK_SEQUENCE)
-        cc.overlap = 0;
-    int err = vsri_chunker_new(&ses->chunker, &cc);
-    if (err < 0)
-        return err;
-    return 0;
+    /* length and overlap mean something for sequence models only (resolve_sizes
+     * has turned "auto" into a length by now) */
+    if (cc.mode == VSRI_CHUNK_SEQUENCE) {
+        cc.length = ses->chunk > 0 ? ses->chunk : 1;
+        cc.overlap = ses->overlap;
+    }
+    return vsri_chunker_new(&ses->chunker, &cc);
 }
 
 /* ---- buffers ------------------------------------------------------------ */

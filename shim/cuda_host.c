@@ -19,8 +19,13 @@ int vsrt_cudart_device_count(char *why, size_t why_len)
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
+        /* Without a driver the runtime says "driver version is insufficient",
+         * which reads like an upgrade hint; say what it means here. */
+        const char *plain = e == cudaErrorInsufficientDriver ? "no NVIDIA driver found"
+                          : e == cudaErrorNoDevice           ? "no CUDA device found"
+                                                             : cudaGetErrorString(e);
         if (why)
-            snprintf(why, why_len, "CUDA runtime: %s (%s)", cudaGetErrorString(e), cudaGetErrorName(e));
+            snprintf(why, why_len, "CUDA runtime: %s (%s)", plain, cudaGetErrorName(e));
         /* clear the sticky error state so later calls start clean */
         cudaGetLastError();
         return 0;

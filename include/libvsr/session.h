@@ -181,7 +181,14 @@ typedef struct vsr_recommendation {
     char reasons[2048];      /**< one reason per line */
 } vsr_recommendation;
 
-/** model_path may be NULL (then generic advice for a per-frame model). */
+/**
+ * Detect the device (CUDA device and its memory, or CPU cores, SIMD
+ * features and RAM) and recommend settings that fit, sized for 1920x1080
+ * frames. With model_path, the model is loaded once to read its card and
+ * measure its memory per pixel; without (NULL), the advice is generic for a
+ * per-frame model and tile_pad is VSR_AUTO. chunk is 1 for per-frame
+ * models. On error *out is left untouched.
+ */
 VSR_API int vsr_recommend_settings(const char *model_path, vsr_recommendation *out);
 
 #ifdef __cplusplus
