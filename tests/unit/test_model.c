@@ -1,0 +1,497 @@
+/*
+ * vsr_model (lib/model.c, lib/modelcard.c, the shim): loading the test
+ * models (tools/make_test_models.py) and the real one.
+ *  - every model's card fields are read as make_test_models.py wrote them;
+ *  - wrong-shape-x2.pt (card x2, network x3) is refused at load with
+ *    VSR_ERROR_MODEL_RUN and a message naming the input, promised and
+ *    returned shapes;
+ *  - broken cards, no card, a missing file and a text file named .pt are
+ *    VSR_ERROR_MODEL with a message saying what is wrong;
+ *  - devices: "cuda"/"cuda:1" -> VSR_ERROR_DEVICE "no CUDA device" (this
+ *    machine has none), "tpu" -> VSR_EINVAL, "auto" -> the CPU;
+ *  - precision: fp16 on the CPU loads as fp32 with one logged notice; auto
+ *    on a CPU without avx512_bf16/amx_bf16 is fp32 (decided from
+ *    /proc/cpuinfo here); bf16 runs and stays close to fp32;
+ *  - one loaded model shared by two sessions gives the same output as a
+ *    session with its own model; unloading the caller's reference while
+ *    sessions are open keeps the model usable for them.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "libvsr/vsr.h"
+#include "testutil.h"
+
+static char tmpdir[256];
+
+static const char *model_path(const char *name)
+{
+    static char bufs[8][1024];
+    static int next;
+    char *b = bufs[next++ % 8];
+    snprintf(b, 1024, "%s/%s", test_env("VSR_TEST_MODELS"), name);
+    return b;
+}
+
+static const char *real_model(void)
+{
+    static char b[1024];
+    snprintf(b, sizeof(b), "%s/realesr-animevideov3-x2.pt", test_env("VSR_MODELS_DIR"));
+    return b;
+}
+
+/* ---- log capture ---- */
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char logbuf[16384];
+
+static void log_cb(void *user, int level, const char *msg)
+{
+    (void)user;
+    pthread_mutex_lock(&log_lock);
+    size_t n = strlen(logbuf);
+    if (level <= VSR_LOG_WARNING && n + strlen(msg) + 2 < sizeof(logbuf))
+        snprintf(logbuf + n, sizeof(logbuf) - n, "%s\n", msg);
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void log_clear(void)
+{
+    pthread_mutex_lock(&log_lock);
+    logbuf[0] = 0;
+    pthread_mutex_unlock(&log_lock);
+}
+
+static int count_substr(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* ---- helpers ---- */
+
+static int load(vsr_model **m, const char *path, const char *device, vsr_precision p, int threads)
+{
+    vsr_session_settings s;
+    vsr_session_settings_default(&s);
+    s.model_path = path;
+    s.device = device;
+    s.precision = p;
+    s.threads = threads;
+    return vsr_model_load(m, &s);
+}
+
+static vsr_frame *pattern_frame(int w, int h, int seed)
+{
+    vsr_frame *f = NULL;
+    if (vsr_frame_alloc(&f, VSR_PIXFMT_RGBF32, w, h) < 0)
+        return NULL;
+    float *d = (float *)vsr_frame_data(f, 0);
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                d[((size_t)c * h + y) * w + x] =
+                    0.5f + 0.4f * sinf(0.37f * x + 0.23f * y + 1.3f * c + 0.5f * seed) * cosf(0.11f * (x - y) + seed);
+    vsr_frame_set_pts(f, seed);
+    vsr_frame_set_time_base(f, (vsr_rational){1, 25});
+    return f;
+}
+
+/* Run n frames through a session; returns the output frames (caller frees). */
+static int run_frames(vsr_session *ses, int n, int w, int h, vsr_frame **outs)
+{
+    int got = 0;
+    for (int i = 0; i <= n; i++) {
+        vsr_frame *f = i < n ? pattern_frame(w, h, i) : NULL;
+        int err;
+        while ((err = vsr_session_send_frame(ses, f)) == VSR_EAGAIN) {
+            vsr_frame *o = NULL;
+            if (vsr_session_receive_frame(ses, &o) == 0 && got < n)
+                outs[got++] = o;
+            else
+                vsr_frame_unref(&o);
+        }
+        vsr_frame_unref(&f);
+        if (err < 0) {
+            fprintf(stderr, "send: %s\n", vsr_last_error());
+            return -1;
+        }
+        vsr_frame *o = NULL;
+        while ((err = vsr_session_receive_frame(ses, &o)) == 0) {
+            if (got < n)
+                outs[got++] = o;
+            else
+                vsr_frame_unref(&o);
+        }
+        if (err != VSR_EAGAIN && err != VSR_EOF) {
+            fprintf(stderr, "receive: %s\n", vsr_last_error());
+            return -1;
+        }
+    }
+    vsr_session_reset(ses);
+    return got;
+}
+
+static double max_abs_diff(const vsr_frame *a, const vsr_frame *b)
+{
+    if (!a || !b || vsr_frame_width(a) != vsr_frame_width(b) || vsr_frame_height(a) != vsr_frame_height(b))
+        return INFINITY;
+    size_t n = (size_t)3 * vsr_frame_width(a) * vsr_frame_height(a);
+    const float *x = (const float *)vsr_frame_data(a, 0), *y = (const float *)vsr_frame_data(b, 0);
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs((double)x[i] - y[i]) > m)
+            m = fabs((double)x[i] - y[i]);
+    return m;
+}
+
+/* ---- cards ---- */
+
+static void test_cards(void)
+{
+    static const struct {
+        const char *file;
+        const char *name;
+        int frames_in, center_only;
+        vsr_layout layout;
+        int rf_spatial, rf_temporal, size_multiple;
+        const char *license;
+    } cases[] = {
+        {"tiny-x2.pt", "tiny-x2", 1, 0, VSR_LAYOUT_NCHW, 1, 0, 1, "CC0-1.0"},
+        {"spatial-rf4-x2.pt", "spatial-rf4-x2", 1, 0, VSR_LAYOUT_NCHW, 4, 0, 1, "CC0-1.0"},
+        {"temporal-r2-x2.pt", "temporal-r2-x2", 0, 0, VSR_LAYOUT_NTCHW, 2, 2, 1, "CC0-1.0"},
+        {"window5-center-x2.pt", "window5-center-x2", 5, 1, VSR_LAYOUT_NTCHW, 1, 2, 1, "CC0-1.0"},
+        {"throws-after-3.pt", "throws-after-3", 1, 0, VSR_LAYOUT_NCHW, 1, 0, 1, "CC0-1.0"},
+        {"multiple4-x2.pt", "multiple4-x2", 1, 0, VSR_LAYOUT_NCHW, 4, 0, 4, "CC0-1.0"},
+        {NULL, "realesr-animevideov3-x2", 1, 0, VSR_LAYOUT_NCHW, 19, 0, 1, "BSD-3-Clause"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *path = cases[i].file ? model_path(cases[i].file) : real_model();
+        vsr_model *m = NULL;
+        int err = load(&m, path, "cpu", VSR_PRECISION_FP32, 1);
+        CHECK_MSG(err == 0 && m, "load %s: %s", path, vsr_last_error());
+        if (!m)
+            continue;
+        vsr_model_card c;
+        memset(&c, 0xEE, sizeof(c));
+        c.size = sizeof(c);
+        CHECK(vsr_model_get_card(m, &c) == 0);
+        CHECK_EQ_INT(c.size, sizeof(c));
+        CHECK_MSG(!strcmp(c.name, cases[i].name), "%s: name '%s'", path, c.name);
+        CHECK_EQ_INT(c.scale, 2);
+        CHECK_MSG(c.frames_in == cases[i].frames_in && c.center_only == cases[i].center_only &&
+                      c.layout == cases[i].layout,
+                  "%s: frames_in %d center_only %d layout %d", cases[i].name, c.frames_in, c.center_only, c.layout);
+        CHECK_MSG(c.range_min == 0.0f && c.range_max == 1.0f, "%s: range %g..%g", cases[i].name, c.range_min,
+                  c.range_max);
+        CHECK_MSG(c.rf_spatial == cases[i].rf_spatial && c.rf_temporal == cases[i].rf_temporal &&
+                      c.size_multiple == cases[i].size_multiple,
+                  "%s: rf %d/%d multiple %d", cases[i].name, c.rf_spatial, c.rf_temporal, c.size_multiple);
+        CHECK_MSG(!strcmp(c.license, cases[i].license), "%s: license '%s'", cases[i].name, c.license);
+        fprintf(stderr, "  %-24s x%d frames_in %d%s %s rf %d/%d multiple %d %s\n", c.name, c.scale, c.frames_in,
+                c.center_only ? " (centre)" : "", c.layout == VSR_LAYOUT_NCHW ? "NCHW" : "NTCHW", c.rf_spatial,
+                c.rf_temporal, c.size_multiple, c.license);
+        /* a session on it reports the same card */
+        vsr_session_settings s;
+        vsr_session_settings_default(&s);
+        s.model = m;
+        vsr_session *ses = NULL;
+        CHECK_MSG(vsr_session_open(&ses, &s) == 0, "%s", vsr_last_error());
+        vsr_model_card c2 = {.size = sizeof(c2)};
+        CHECK(ses && vsr_session_get_card(ses, &c2) == 0 && !memcmp(&c, &c2, sizeof(c)));
+        vsr_session_close(&ses);
+        vsr_model_unload(&m);
+        CHECK(m == NULL);
+    }
+}
+
+static void test_wrong_shape(void)
+{
+    vsr_model *m = NULL;
+    int err = load(&m, model_path("wrong-shape-x2.pt"), "cpu", VSR_PRECISION_FP32, 1);
+    const char *msg = vsr_last_error();
+    fprintf(stderr, "  wrong-shape-x2.pt -> %s: %s\n", vsr_strerror(err), msg);
+    CHECK_MSG(err == VSR_ERROR_MODEL_RUN && !m, "wrong-shape: got %s", vsr_strerror(err));
+    /* input 1x3x64x64: the card promises 1x3x128x128, the network returns 1x3x192x192 */
+    CHECK_MSG(strstr(msg, "1x3x128x128") && strstr(msg, "1x3x192x192") && strstr(msg, "1x3x64x64"),
+              "message does not name the shapes: %s", msg);
+    CHECK(strstr(msg, "wrong-shape-x2") != NULL);
+    /* through vsr_session_open too */
+    vsr_session_settings s;
+    vsr_session_settings_default(&s);
+    s.model_path = model_path("wrong-shape-x2.pt");
+    s.precision = VSR_PRECISION_FP32;
+    vsr_session *ses = NULL;
+    CHECK(vsr_session_open(&ses, &s) == VSR_ERROR_MODEL_RUN && !ses);
+    vsr_model_unload(&m);
+}
+
+static void test_bad_models(void)
+{
+    char text_pt[600], dir_pt[600];
+    snprintf(text_pt, sizeof(text_pt), "%s/notes.pt", tmpdir);
+    FILE *f = fopen(text_pt, "w");
+    fputs("These are notes, not a TorchScript archive.\n", f);
+    fclose(f);
+    snprintf(dir_pt, sizeof(dir_pt), "%s/missing-model.pt", tmpdir);
+    const struct {
+        const char *path;
+        const char *needle1, *needle2; /* what the message must say */
+    } cases[] = {
+        {model_path("bad-card.pt"), "bad-card.pt", "JSON"},
+        {model_path("no-card.pt"), "no-card.pt", "no model card"},
+        {model_path("card-bad-scale.pt"), "card-bad-scale.pt", "'scale'"},
+        {dir_pt, "missing-model.pt", NULL},
+        {text_pt, "notes.pt", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        vsr_model *m = (vsr_model *)(uintptr_t)1;
+        int err = load(&m, cases[i].path, "cpu", VSR_PRECISION_FP32, 1);
+        const char *msg = vsr_last_error();
+        fprintf(stderr, "  %-20s -> %s: %s\n", strrchr(cases[i].path, '/') + 1, vsr_strerror(err), msg);
+        CHECK_MSG(err == VSR_ERROR_MODEL, "%s: got %s", cases[i].path, vsr_strerror(err));
+        CHECK(m == NULL);
+        CHECK_MSG(strstr(msg, cases[i].needle1), "%s: message: %s", cases[i].path, msg);
+        if (cases[i].needle2)
+            CHECK_MSG(strstr(msg, cases[i].needle2), "%s: message: %s", cases[i].path, msg);
+        /* a message longer than a bare error code */
+        CHECK(strlen(msg) > strlen(cases[i].path) + 10);
+    }
+    /* the missing file says so */
+    load(&(vsr_model *){NULL}, dir_pt, "cpu", VSR_PRECISION_FP32, 1);
+    const char *msg = vsr_last_error();
+    CHECK_MSG(strstr(msg, "No such file") || strstr(msg, "no such file") || strstr(msg, "not found") ||
+                  strstr(msg, "does not exist") || strstr(msg, "cannot open") || strstr(msg, "open file failed"),
+              "missing model: %s", msg);
+    remove(text_pt);
+
+    /* settings errors */
+    vsr_model *m = NULL;
+    CHECK(vsr_model_load(&m, NULL) == VSR_EINVAL && !m);
+    CHECK(load(&m, NULL, "cpu", VSR_PRECISION_FP32, 1) == VSR_EINVAL && !m);
+    CHECK(load(&m, "", "cpu", VSR_PRECISION_FP32, 1) == VSR_EINVAL && !m);
+    CHECK(load(&m, model_path("tiny-x2.pt"), "cpu", (vsr_precision)7, 1) == VSR_EINVAL && !m);
+    CHECK(load(&m, model_path("tiny-x2.pt"), "cpu", VSR_PRECISION_FP32, -1) == VSR_EINVAL && !m);
+}
+
+static void test_devices(void)
+{
+    const char *tiny = model_path("tiny-x2.pt");
+    const char *cuda[] = {"cuda", "cuda:1", "cuda:0"};
+    for (size_t i = 0; i < 3; i++) {
+        for (int p = 0; p < 2; p++) {
+            vsr_model *m = NULL;
+            int err = load(&m, tiny, cuda[i], p ? VSR_PRECISION_FP32 : VSR_PRECISION_AUTO, 1);
+            const char *msg = vsr_last_error();
+            if (!p)
+                fprintf(stderr, "  device %-7s -> %s: %s\n", cuda[i], vsr_strerror(err), msg);
+            CHECK_MSG(err == VSR_ERROR_DEVICE && !m, "device %s: got %s", cuda[i], vsr_strerror(err));
+            CHECK_MSG(strstr(msg, "no CUDA device") && strstr(msg, cuda[i]), "device %s: message %s", cuda[i], msg);
+            vsr_model_unload(&m);
+        }
+    }
+    const char *bad[] = {"tpu", "cuda:x", "CPU0", "cuda:-1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        vsr_model *m = NULL;
+        int err = load(&m, tiny, bad[i], VSR_PRECISION_FP32, 1);
+        CHECK_MSG(err == VSR_EINVAL && !m, "device %s: got %s (%s)", bad[i], vsr_strerror(err), vsr_last_error());
+        CHECK_MSG(strstr(vsr_last_error(), bad[i]), "device %s: message %s", bad[i], vsr_last_error());
+    }
+    /* "auto" without a GPU: the CPU (and fp32 for auto precision) */
+    vsr_session_settings s;
+    vsr_session_settings_default(&s);
+    s.model_path = tiny;
+    s.device = "auto";
+    s.threads = 1;
+    vsr_session *ses = NULL;
+    CHECK_MSG(vsr_session_open(&ses, &s) == 0, "auto device: %s", vsr_last_error());
+    vsr_session_info info = {.size = sizeof(info)};
+    CHECK(ses && vsr_session_get_info(ses, &info) == 0);
+    CHECK_MSG(!strcmp(info.device, "cpu") && info.precision == VSR_PRECISION_FP32, "auto: %s %s", info.device,
+              vsr_precision_name(info.precision));
+    vsr_session_close(&ses);
+}
+
+static int cpu_has_flag(const char *flag)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return 0;
+    char line[8192];
+    int found = 0;
+    while (!found && fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "flags", 5))
+            continue;
+        for (char *tok = strtok(line, " \t\n:"); tok; tok = strtok(NULL, " \t\n:"))
+            if (!strcmp(tok, flag))
+                found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+static void test_precision(void)
+{
+    const char *tiny = model_path("tiny-x2.pt");
+    /* fp16 on the CPU: fp32, with one notice */
+    log_clear();
+    vsr_session_settings s;
+    vsr_session_settings_default(&s);
+    s.model_path = tiny;
+    s.precision = VSR_PRECISION_FP16;
+    s.threads = 1;
+    vsr_session *ses = NULL;
+    CHECK_MSG(vsr_session_open(&ses, &s) == 0, "fp16 on cpu: %s", vsr_last_error());
+    vsr_session_info info = {.size = sizeof(info)};
+    CHECK(ses && vsr_session_get_info(ses, &info) == 0);
+    CHECK_MSG(info.precision == VSR_PRECISION_FP32, "fp16 on cpu runs as %s", vsr_precision_name(info.precision));
+    fprintf(stderr, "  fp16 on the CPU -> %s; log:\n%s", vsr_precision_name(info.precision), logbuf);
+    CHECK_MSG(count_substr(logbuf, "fp16") == 1 && strstr(logbuf, "fp32"), "expected one fp16 notice, log: %s", logbuf);
+    vsr_frame *outs_fp16[2] = {0};
+    CHECK(ses && run_frames(ses, 2, 24, 16, outs_fp16) == 2);
+    vsr_session_close(&ses);
+
+    /* auto: bf16 only on CPUs that run it fast */
+    int bf16_hw = cpu_has_flag("avx512_bf16") || cpu_has_flag("amx_bf16");
+    s.precision = VSR_PRECISION_AUTO;
+    log_clear();
+    CHECK_MSG(vsr_session_open(&ses, &s) == 0, "auto: %s", vsr_last_error());
+    CHECK(ses && vsr_session_get_info(ses, &info) == 0);
+    fprintf(stderr, "  auto precision (avx512_bf16/amx_bf16: %s) -> %s\n", bf16_hw ? "yes" : "no",
+            vsr_precision_name(info.precision));
+    if (bf16_hw)
+        CHECK(info.precision == VSR_PRECISION_FP32 || info.precision == VSR_PRECISION_BF16);
+    else
+        CHECK_MSG(info.precision == VSR_PRECISION_FP32, "auto precision on this CPU: %s",
+                  vsr_precision_name(info.precision));
+    CHECK_MSG(!strstr(logbuf, "fp16"), "auto logged an fp16 notice: %s", logbuf);
+    vsr_frame *outs_auto[2] = {0};
+    CHECK(ses && run_frames(ses, 2, 24, 16, outs_auto) == 2);
+    vsr_session_close(&ses);
+    /* fp16-that-is-fp32 computes exactly what fp32 does */
+    for (int i = 0; i < 2; i++) {
+        if (!bf16_hw)
+            CHECK_MSG(max_abs_diff(outs_fp16[i], outs_auto[i]) == 0.0, "fp16-on-cpu differs from fp32 by %g",
+                      max_abs_diff(outs_fp16[i], outs_auto[i]));
+        vsr_frame_unref(&outs_fp16[i]);
+        vsr_frame_unref(&outs_auto[i]);
+    }
+
+    /* explicit bf16: runs, reports bf16, and stays close to fp32 */
+    vsr_frame *o32[2] = {0}, *o16[2] = {0};
+    s.precision = VSR_PRECISION_FP32;
+    CHECK(vsr_session_open(&ses, &s) == 0);
+    CHECK(ses && run_frames(ses, 2, 24, 16, o32) == 2);
+    vsr_session_close(&ses);
+    s.precision = VSR_PRECISION_BF16;
+    int err = vsr_session_open(&ses, &s);
+    CHECK_MSG(err == 0, "bf16: %s", vsr_last_error());
+    if (ses) {
+        CHECK(vsr_session_get_info(ses, &info) == 0 && info.precision == VSR_PRECISION_BF16);
+        CHECK(run_frames(ses, 2, 24, 16, o16) == 2);
+        for (int i = 0; i < 2; i++) {
+            double d = max_abs_diff(o32[i], o16[i]);
+            fprintf(stderr, "  bf16 vs fp32 frame %d: max abs %.4f\n", i, d);
+            CHECK_MSG(d < 0.05 && d > 0, "bf16 vs fp32: max abs %g", d);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        vsr_frame_unref(&o32[i]);
+        vsr_frame_unref(&o16[i]);
+    }
+    vsr_session_close(&ses);
+}
+
+static void test_shared_and_refcount(void)
+{
+    const char *model = model_path("spatial-rf4-x2.pt");
+    vsr_model *m = NULL;
+    CHECK_MSG(load(&m, model, "cpu", VSR_PRECISION_FP32, 1) == 0, "%s", vsr_last_error());
+    if (!m)
+        return;
+    vsr_session_settings s;
+    vsr_session_settings_default(&s);
+    s.model = m;
+    /* these are taken from the model and ignored */
+    s.model_path = "/nonexistent/ignored.pt";
+    s.device = "cuda:7";
+    vsr_session *a = NULL, *b = NULL, *own = NULL;
+    CHECK_MSG(vsr_session_open(&a, &s) == 0, "shared a: %s", vsr_last_error());
+    CHECK_MSG(vsr_session_open(&b, &s) == 0, "shared b: %s", vsr_last_error());
+    vsr_session_settings so;
+    vsr_session_settings_default(&so);
+    so.model_path = model;
+    so.precision = VSR_PRECISION_FP32;
+    so.threads = 1;
+    CHECK(vsr_session_open(&own, &so) == 0);
+    if (!a || !b || !own) {
+        vsr_session_close(&a);
+        vsr_session_close(&b);
+        vsr_session_close(&own);
+        vsr_model_unload(&m);
+        return;
+    }
+    vsr_session_info ia = {.size = sizeof(ia)};
+    vsr_session_get_info(a, &ia);
+    CHECK_MSG(!strcmp(ia.device, "cpu") && ia.precision == VSR_PRECISION_FP32 && ia.threads == 1,
+              "shared session: %s %s %d threads", ia.device, vsr_precision_name(ia.precision), ia.threads);
+
+    enum { N = 3 };
+    vsr_frame *oa[N] = {0}, *ob[N] = {0}, *oo[N] = {0};
+    CHECK_EQ_INT(run_frames(a, N, 40, 28, oa), N);
+    CHECK_EQ_INT(run_frames(b, N, 40, 28, ob), N);
+    CHECK_EQ_INT(run_frames(own, N, 40, 28, oo), N);
+    for (int i = 0; i < N; i++) {
+        CHECK_MSG(max_abs_diff(oa[i], ob[i]) == 0.0, "shared sessions differ on frame %d", i);
+        CHECK_MSG(max_abs_diff(oa[i], oo[i]) == 0.0, "shared vs own model differ on frame %d", i);
+        vsr_frame_unref(&oa[i]);
+        vsr_frame_unref(&ob[i]);
+    }
+
+    /* the caller's reference goes; the sessions keep theirs */
+    vsr_model_unload(&m);
+    CHECK(m == NULL);
+    vsr_model_unload(&m); /* &NULL is fine */
+    CHECK_EQ_INT(run_frames(a, N, 40, 28, oa), N);
+    vsr_session_close(&a);
+    CHECK_EQ_INT(run_frames(b, N, 40, 28, ob), N);
+    for (int i = 0; i < N; i++) {
+        CHECK_MSG(max_abs_diff(oa[i], oo[i]) == 0.0 && max_abs_diff(ob[i], oo[i]) == 0.0,
+                  "after unload: output of frame %d changed", i);
+        vsr_frame_unref(&oa[i]);
+        vsr_frame_unref(&ob[i]);
+        vsr_frame_unref(&oo[i]);
+    }
+    vsr_model_card c = {.size = sizeof(c)};
+    CHECK(vsr_session_get_card(b, &c) == 0 && !strcmp(c.name, "spatial-rf4-x2"));
+    vsr_session_close(&b); /* the last reference: the model goes with it */
+    vsr_session_close(&own);
+    vsr_session_close(&own); /* &NULL */
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/vsr-test-model-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    vsr_log_set_level(VSR_LOG_WARNING);
+    vsr_log_set_callback(log_cb, NULL);
+    test_cards();
+    test_wrong_shape();
+    test_bad_models();
+    test_devices();
+    test_precision();
+    test_shared_and_refcount();
+    vsr_log_set_callback(NULL, NULL);
+    rmdir(tmpdir);
+    return test_result("model");
+}
