@@ -39,6 +39,10 @@ struct vsr_input {
 
     int damage;
     char damage_msg[512];
+    /* HDR10 static metadata seen on the first decoded frame (HEVC carries it
+     * in SEI, not in the container), for outputs that copy from this input */
+    AVBufferRef *hdr_mdm, *hdr_cll;
+    int hdr_checked;
     int64_t read_end_us;     /* latest packet end time read, any stream */
 
     /* memory input */
@@ -152,7 +156,10 @@ static int open_decoder(vsr_input *in)
         return vsri_error(VSR_ERROR_INPUT, "input %s: stream %d: %s", in->name, in->vidx, vsr_strerror(ret));
     in->dec->pkt_timebase = st->time_base;
     in->dec->thread_count = in->s.threads;
-    in->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    /* Frame threads lose the decoder's "concealed errors" flag on frames
+     * (FFmpeg 5.1), and that flag is how damage in the middle of a stream
+     * shows; so only when asked. Inference is far slower than decoding. */
+    in->dec->thread_type = in->s.frame_threads ? FF_THREAD_FRAME | FF_THREAD_SLICE : FF_THREAD_SLICE;
     /* the decoder refuses larger pictures before allocating them */
     in->dec->max_pixels = in->s.max_pixels;
     if (in->s.hwdec && *in->s.hwdec && strcmp(in->s.hwdec, "none") != 0) {
@@ -175,8 +182,47 @@ static int open_decoder(vsr_input *in)
     return 0;
 }
 
+/* YUV4MPEG2 starts with a text header giving the size. FFmpeg refuses an
+ * absurd one with an unrelated error code (EBUSY), so read the size
+ * ourselves and report the limit that was hit. */
+static int check_y4m_header(vsr_input *in, const uint8_t *head, size_t n)
+{
+    static const char magic[] = "YUV4MPEG2 ";
+    if (n < sizeof(magic) - 1 || memcmp(head, magic, sizeof(magic) - 1) != 0)
+        return 0;
+    long w = 0, h = 0;
+    for (size_t i = sizeof(magic) - 1; i + 1 < n && head[i] != '\n'; i++) {
+        if (head[i - 1] != ' ' || (head[i] != 'W' && head[i] != 'H'))
+            continue;
+        long v = 0;
+        for (size_t j = i + 1; j < n && head[j] >= '0' && head[j] <= '9' && v < 1000000; j++)
+            v = v * 10 + (head[j] - '0');
+        if (head[i] == 'W')
+            w = v;
+        else
+            h = v;
+    }
+    return check_limits(in, (int)w, (int)h, "the YUV4MPEG2 header");
+}
+
 static int open_common(vsr_input *in, const char *url)
 {
+    uint8_t head[256];
+    size_t n = 0;
+    if (in->mem) {
+        n = in->mem_size < sizeof(head) ? in->mem_size : sizeof(head);
+        memcpy(head, in->mem, n);
+    } else {
+        FILE *f = fopen(url, "rb");
+        if (f) {
+            n = fread(head, 1, sizeof(head), f);
+            fclose(f);
+        }
+    }
+    int err = check_y4m_header(in, head, n);
+    if (err < 0)
+        return err;
+
     AVDictionary *opts = NULL;
     int ret = avformat_open_input(&in->fmt, url, NULL, &opts);
     av_dict_free(&opts);
@@ -454,6 +500,15 @@ static int take_frame(vsr_input *in, vsr_frame **out)
         av_frame_unref(in->frm);
         src = in->sw_frm;
     }
+    if (!in->hdr_checked) {
+        in->hdr_checked = 1;
+        const AVFrameSideData *m = av_frame_get_side_data(src, AV_FRAME_DATA_MASTERING_DISPLAY_METADATA);
+        const AVFrameSideData *c = av_frame_get_side_data(src, AV_FRAME_DATA_CONTENT_LIGHT_LEVEL);
+        if (m)
+            in->hdr_mdm = av_buffer_ref(m->buf);
+        if (c)
+            in->hdr_cll = av_buffer_ref(c->buf);
+    }
     int err = check_limits(in, src->width, src->height, "a decoded frame");
     if (err < 0) {
         av_frame_unref(src);
@@ -595,6 +650,8 @@ void vsr_input_close(vsr_input **pin)
     av_frame_free(&in->frm);
     av_frame_free(&in->sw_frm);
     av_buffer_unref(&in->hw_device);
+    av_buffer_unref(&in->hdr_mdm);
+    av_buffer_unref(&in->hdr_cll);
     pthread_mutex_destroy(&in->lock);
     free(in->name);
     free(in->path);
@@ -609,6 +666,15 @@ const AVFormatContext *vsri_input_format(const vsr_input *in)
 const AVStream *vsri_input_video_stream(const vsr_input *in)
 {
     return in->fmt->streams[in->vidx];
+}
+
+const void *vsri_input_hdr(const vsr_input *in, enum AVFrameSideDataType type, size_t *size)
+{
+    const AVBufferRef *b = type == AV_FRAME_DATA_MASTERING_DISPLAY_METADATA ? in->hdr_mdm
+                         : type == AV_FRAME_DATA_CONTENT_LIGHT_LEVEL        ? in->hdr_cll
+                                                                            : NULL;
+    *size = b ? b->size : 0;
+    return b ? b->data : NULL;
 }
 
 const char *vsri_input_name(const vsr_input *in)

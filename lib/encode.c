@@ -213,6 +213,12 @@ fail:
     return err;
 }
 
+static int is_rgb_format(enum AVPixelFormat f)
+{
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(f);
+    return d && (d->flags & AV_PIX_FMT_FLAG_RGB);
+}
+
 static int pix_fmt_supported(const AVCodec *c, enum AVPixelFormat f)
 {
     if (!c->pix_fmts)
@@ -292,7 +298,26 @@ static int copy_tags(AVDictionary **dst, const AVDictionary *src)
     return 0;
 }
 
-static int add_encoder_options(vsr_output *o, AVDictionary **opts, const AVStream *vin)
+/* HDR10 static metadata of the source: per stream (as Matroska stores it),
+ * else on the frame being written, else on the source's first decoded
+ * frame (HEVC carries it in SEI; frames a caller makes have none). */
+static const void *hdr_side_data(const vsr_output *o, const vsr_frame *f, enum AVPacketSideDataType pkt_type,
+                                 enum AVFrameSideDataType frame_type, size_t *size)
+{
+    *size = 0;
+    const AVStream *vin = o->src ? vsri_input_video_stream(o->src) : NULL;
+    const uint8_t *d = vin ? av_stream_get_side_data(vin, pkt_type, size) : NULL;
+    if (d)
+        return d;
+    const AVFrameSideData *sd = f ? av_frame_get_side_data(f->av, frame_type) : NULL;
+    if (sd) {
+        *size = sd->size;
+        return sd->data;
+    }
+    return o->src ? vsri_input_hdr(o->src, frame_type, size) : NULL;
+}
+
+static int add_encoder_options(vsr_output *o, AVDictionary **opts, const AVStream *vin, const vsr_frame *f)
 {
     const char *name = o->codec->name;
     int x26x = strcmp(name, "libx264") == 0 || strcmp(name, "libx265") == 0;
@@ -311,13 +336,13 @@ static int add_encoder_options(vsr_output *o, AVDictionary **opts, const AVStrea
         av_dict_set(opts, "level", "3", 0);   /* slices: multithreaded, with CRCs */
         av_dict_set(opts, "slicecrc", "1", 0);
     }
-    if (strcmp(name, "libx265") == 0 && vin) {
+    if (strcmp(name, "libx265") == 0) {
         /* x265 writes HDR10 SEI only from its own parameters */
         size_t sz = 0;
-        const AVMasteringDisplayMetadata *md = (const void *)av_stream_get_side_data(
-            vin, AV_PKT_DATA_MASTERING_DISPLAY_METADATA, &sz);
-        const AVContentLightMetadata *cll = (const void *)av_stream_get_side_data(
-            vin, AV_PKT_DATA_CONTENT_LIGHT_LEVEL, &sz);
+        const AVMasteringDisplayMetadata *md = hdr_side_data(o, f, AV_PKT_DATA_MASTERING_DISPLAY_METADATA,
+                                                             AV_FRAME_DATA_MASTERING_DISPLAY_METADATA, &sz);
+        const AVContentLightMetadata *cll = hdr_side_data(o, f, AV_PKT_DATA_CONTENT_LIGHT_LEVEL,
+                                                          AV_FRAME_DATA_CONTENT_LIGHT_LEVEL, &sz);
         vsri_strbuf p;
         vsri_sb_init(&p);
         if (md && md->has_primaries && md->has_luminance) {
@@ -342,9 +367,22 @@ static int add_encoder_options(vsr_output *o, AVDictionary **opts, const AVStrea
         }
         vsri_sb_free(&p);
     }
-    /* user options last: "key=value;key=value" (values may contain ':' as x265-params do) */
+    /* user options last: "key=value;key=value" (values may contain ':' as
+     * x265-params do); the user's x265-params are added to ours (HDR) */
     if (o->options && *o->options) {
-        int ret = av_dict_parse_string(opts, o->options, "=", ";", 0);
+        AVDictionary *user = NULL;
+        int ret = av_dict_parse_string(&user, o->options, "=", ";", 0);
+        const AVDictionaryEntry *e = NULL;
+        while (ret >= 0 && (e = av_dict_get(user, "", e, AV_DICT_IGNORE_SUFFIX))) {
+            const AVDictionaryEntry *ours = av_dict_get(*opts, e->key, NULL, 0);
+            if (ours && strcmp(e->key, "x265-params") == 0) {
+                char *both = av_asprintf("%s:%s", ours->value, e->value);
+                ret = both ? av_dict_set(opts, e->key, both, AV_DICT_DONT_STRDUP_VAL) : AVERROR(ENOMEM);
+            } else {
+                ret = av_dict_set(opts, e->key, e->value, 0);
+            }
+        }
+        av_dict_free(&user);
         if (ret < 0)
             return out_error(o, VSR_EINVAL, "cannot parse encoder options '%s' (expected key=value;key=value)",
                              o->options);
@@ -394,17 +432,24 @@ static int create_streams(vsr_output *o)
     return copy_tags(&o->oc->metadata, ic->metadata);
 }
 
-/* Copy HDR and similar per-stream side data of the source video. */
-static int copy_video_side_data(vsr_output *o, const AVStream *vin)
+/* HDR10 static metadata onto the output stream (the muxer writes it, e.g.
+ * Matroska's MasteringMetadata), from the source stream or first frame. */
+static int copy_video_side_data(vsr_output *o, const vsr_frame *f)
 {
-    for (int i = 0; i < vin->nb_side_data; i++) {
-        const AVPacketSideData *sd = &vin->side_data[i];
-        if (sd->type != AV_PKT_DATA_MASTERING_DISPLAY_METADATA && sd->type != AV_PKT_DATA_CONTENT_LIGHT_LEVEL)
+    const struct {
+        enum AVPacketSideDataType pkt;
+        enum AVFrameSideDataType frame;
+    } types[2] = {{AV_PKT_DATA_MASTERING_DISPLAY_METADATA, AV_FRAME_DATA_MASTERING_DISPLAY_METADATA},
+                  {AV_PKT_DATA_CONTENT_LIGHT_LEVEL, AV_FRAME_DATA_CONTENT_LIGHT_LEVEL}};
+    for (int i = 0; i < 2; i++) {
+        size_t size = 0;
+        const void *src = hdr_side_data(o, f, types[i].pkt, types[i].frame, &size);
+        if (!src)
             continue;
-        uint8_t *d = av_stream_new_side_data(o->vst, sd->type, sd->size);
+        uint8_t *d = av_stream_new_side_data(o->vst, types[i].pkt, size);
         if (!d)
             return VSR_ENOMEM;
-        memcpy(d, sd->data, sd->size);
+        memcpy(d, src, size);
     }
     return 0;
 }
@@ -455,7 +500,18 @@ static int open_encoder(vsr_output *o, const vsr_frame *f)
     /* Colour: the source's description, completed and always written
      * explicitly so players do not have to guess. */
     enum AVColorSpace m = f->av->colorspace;
+    /* An RGB frame's range says nothing about the video's: take the
+     * source's (MJPEG's yuvj formats are full range), else the default. */
     enum AVColorRange r = f->av->color_range;
+    if (is_rgb_format((enum AVPixelFormat)f->av->format)) {
+        r = AVCOL_RANGE_UNSPECIFIED;
+        if (vin) {
+            enum AVPixelFormat sf = (enum AVPixelFormat)vin->codecpar->format;
+            r = vin->codecpar->color_range;
+            if (sf == AV_PIX_FMT_YUVJ420P || sf == AV_PIX_FMT_YUVJ422P || sf == AV_PIX_FMT_YUVJ444P)
+                r = AVCOL_RANGE_JPEG;
+        }
+    }
     vsri_resolve_colour(pix, w, h, &m, &r);
     e->colorspace = m;
     e->color_range = r;
@@ -472,7 +528,7 @@ static int open_encoder(vsr_output *o, const vsr_frame *f)
     if (o->oc->oformat->flags & AVFMT_GLOBALHEADER)
         e->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     AVDictionary *opts = NULL;
-    err = add_encoder_options(o, &opts, vin);
+    err = add_encoder_options(o, &opts, vin, f);
     if (err < 0) {
         av_dict_free(&opts);
         return err;
@@ -497,9 +553,11 @@ static int open_encoder(vsr_output *o, const vsr_frame *f)
     o->vst->avg_frame_rate = e->framerate;
     if (vin) {
         o->vst->disposition = vin->disposition;
-        if (copy_tags(&o->vst->metadata, vin->metadata) < 0 || copy_video_side_data(o, vin) < 0)
+        if (copy_tags(&o->vst->metadata, vin->metadata) < 0)
             return VSR_ENOMEM;
     }
+    if (copy_video_side_data(o, f) < 0)
+        return VSR_ENOMEM;
     err = create_streams(o);
     if (err < 0)
         return err;
@@ -647,7 +705,7 @@ int vsri_output_write_video_packet(vsr_output *o, AVPacket *pkt, const AVCodecPa
         if (vin) {
             o->vst->avg_frame_rate = vin->avg_frame_rate;
             o->vst->disposition = vin->disposition;
-            if (copy_tags(&o->vst->metadata, vin->metadata) < 0 || copy_video_side_data(o, vin) < 0)
+            if (copy_tags(&o->vst->metadata, vin->metadata) < 0 || copy_video_side_data(o, NULL) < 0)
                 return VSR_ENOMEM;
         }
         int err = create_streams(o);
@@ -686,12 +744,27 @@ int64_t vsr_output_frames(const vsr_output *o)
     return o ? o->frames : 0;
 }
 
+static int finish(vsr_output *o);
+
 int vsr_output_finish(vsr_output *o)
 {
     if (!o)
         return vsri_error(VSR_EINVAL, "vsr_output_finish: no output");
     if (o->finished)
         return 0;
+    int err = finish(o);
+    if (err < 0) {
+        /* as documented: a failed finish leaves no file behind */
+        if (o->oc)
+            avio_closep(&o->oc->pb);
+        avio_closep(&o->pb);
+        remove(o->partial);
+    }
+    return err;
+}
+
+static int finish(vsr_output *o)
+{
     if (!o->opened)
         return out_error(o, VSR_ERROR_OUTPUT, "no frames were written; nothing to finish");
     int ret, err;

@@ -40,6 +40,19 @@ static inline float *vsri_frame_chw(const vsr_frame *f)
     return (float *)f->av->data[2];
 }
 
+/* 1 if f is RGBF32 laid out as one CHW block (what a tensor can use as it
+ * is); frames wrapped from caller memory may have padded or separate planes. */
+static inline int vsri_frame_is_chw(const vsr_frame *f)
+{
+    if (f->format != VSR_PIXFMT_RGBF32)
+        return 0;
+    const float *r = vsri_frame_chw(f);
+    size_t plane = (size_t)f->av->width * f->av->height;
+    int row = f->av->width * (int)sizeof(float);
+    return f->av->linesize[0] == row && f->av->linesize[1] == row && f->av->linesize[2] == row &&
+           (const float *)f->av->data[0] == r + plane && (const float *)f->av->data[1] == r + 2 * plane;
+}
+
 /* Copy pts, duration, time base, colour and side data (HDR) from src. */
 int vsri_frame_copy_props(vsr_frame *dst, const vsr_frame *src);
 

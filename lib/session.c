@@ -362,7 +362,7 @@ int vsri_session_prepare_frame(vsr_session *ses, vsri_converter *cv, const vsr_f
 {
     (void)ses;
     *out = NULL;
-    if (in->format == VSR_PIXFMT_RGBF32) {
+    if (vsri_frame_is_chw(in)) { /* already the model's layout: no copy */
         *out = vsr_frame_ref((vsr_frame *)in);
         return 0;
     }

@@ -38,6 +38,10 @@ int vsri_input_pump(vsr_input *in, int64_t until_us);
  * sets up the video stream from par and tb (then the header is written). */
 int vsri_output_write_video_packet(vsr_output *o, AVPacket *pkt, const AVCodecParameters *par, AVRational tb);
 
+/* HDR10 metadata (mastering display, content light level) found on the
+ * input's first decoded frame, NULL if none. */
+const void *vsri_input_hdr(const vsr_input *in, enum AVFrameSideDataType type, size_t *size);
+
 /* The input's file path (for resume fingerprints), NULL for memory inputs. */
 const char *vsri_input_path(const vsr_input *in);
 

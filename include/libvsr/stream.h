@@ -36,6 +36,9 @@ typedef struct vsr_input_settings {
     int64_t max_pixels;     /**< width*height limit; default 8192*8192 */
     int64_t max_frames;     /**< stop after this many frames; 0 = all (default) */
     int stream_index;       /**< video stream to use; -1 = FFmpeg's best (default) */
+    int frame_threads;      /**< 1: frame-threaded decoding, faster for long-GOP codecs, but then
+                                 FFmpeg (5.1) does not reliably report concealed errors, so
+                                 damage may go unreported; 0 (default): slice threads only */
 } vsr_input_settings;
 
 VSR_API void vsr_input_settings_default(vsr_input_settings *s);
@@ -45,7 +48,8 @@ typedef struct vsr_input_info {
     int width, height;
     vsr_rational time_base; /**< of the video stream: frame pts are in these units */
     vsr_rational frame_rate;/**< average frame rate (0/1 if unknown) */
-    int64_t frames;         /**< frame count from the container, -1 if unknown */
+    int64_t frames;         /**< frame count from the container, or an estimate from its duration
+                                 and frame rate (may be off by a few frames), -1 if unknown */
     double duration_s;      /**< -1 if unknown */
     vsr_pixfmt format;      /**< decoder's pixel format (VSR_PIXFMT_OTHER if unnamed) */
     char format_name[32];

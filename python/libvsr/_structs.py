@@ -118,6 +118,7 @@ class vsr_input_settings(Structure):
         ("max_pixels", c_int64),
         ("max_frames", c_int64),
         ("stream_index", c_int),
+        ("frame_threads", c_int),
     ]
 
 

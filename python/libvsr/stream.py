@@ -16,7 +16,7 @@ from .frame import Colour, Frame
 lib = _lib.lib
 
 _INPUT_KEYS = ("threads", "hwdec", "max_width", "max_height", "max_pixels", "max_frames",
-               "stream_index")
+               "stream_index", "frame_threads")
 _OUTPUT_KEYS = ("codec", "crf", "preset", "pix_fmt", "bitrate", "threads", "options",
                 "copy_streams", "overwrite", "frame_rate")
 
