@@ -513,6 +513,10 @@ static int open_encoder(vsr_output *o, const vsr_frame *f)
         }
     }
     vsri_resolve_colour(pix, w, h, &m, &r);
+    if (is_rgb_format(pix)) { /* RGB output: no matrix, full range */
+        m = AVCOL_SPC_RGB;
+        r = AVCOL_RANGE_JPEG;
+    }
     e->colorspace = m;
     e->color_range = r;
     e->color_primaries = f->av->color_primaries != AVCOL_PRI_UNSPECIFIED ? f->av->color_primaries
