@@ -500,17 +500,17 @@ static int open_encoder(vsr_output *o, const vsr_frame *f)
     /* Colour: the source's description, completed and always written
      * explicitly so players do not have to guess. */
     enum AVColorSpace m = f->av->colorspace;
-    /* An RGB frame's range says nothing about the video's: take the
-     * source's (MJPEG's yuvj formats are full range), else the default. */
+    /* An RGB frame's "full" range only describes its RGB samples; "limited"
+     * on it names the video range it came from. Without that, take a YUV
+     * source's range (MJPEG's yuvj formats are full), else the default. */
     enum AVColorRange r = f->av->color_range;
-    if (is_rgb_format((enum AVPixelFormat)f->av->format)) {
+    if (is_rgb_format((enum AVPixelFormat)f->av->format) && r != AVCOL_RANGE_MPEG) {
         r = AVCOL_RANGE_UNSPECIFIED;
-        if (vin) {
-            enum AVPixelFormat sf = (enum AVPixelFormat)vin->codecpar->format;
+        enum AVPixelFormat sf = vin ? (enum AVPixelFormat)vin->codecpar->format : AV_PIX_FMT_NONE;
+        if (sf == AV_PIX_FMT_YUVJ420P || sf == AV_PIX_FMT_YUVJ422P || sf == AV_PIX_FMT_YUVJ444P)
+            r = AVCOL_RANGE_JPEG;
+        else if (vin && sf != AV_PIX_FMT_NONE && !is_rgb_format(sf))
             r = vin->codecpar->color_range;
-            if (sf == AV_PIX_FMT_YUVJ420P || sf == AV_PIX_FMT_YUVJ422P || sf == AV_PIX_FMT_YUVJ444P)
-                r = AVCOL_RANGE_JPEG;
-        }
     }
     vsri_resolve_colour(pix, w, h, &m, &r);
     if (is_rgb_format(pix)) { /* RGB output: no matrix, full range */

@@ -385,23 +385,19 @@ int vsr_frame_convert(vsr_frame **out, const vsr_frame *src, vsr_pixfmt format, 
     if (err < 0)
         return err;
     /* The destination carries the source's colour description, made
-     * explicit, and the conversion uses exactly that description: what the
-     * tags say is what the pixels are. */
+     * explicit, and the conversion uses exactly that description. On an RGB
+     * frame, matrix and range describe the video it came from (or is going
+     * to): RGB samples are full range by nature, so only "limited" on an
+     * RGB frame says something; otherwise video gets its usual range. */
     err = vsri_frame_copy_props(dst, src);
     if (err >= 0) {
+        enum AVPixelFormat sf = (enum AVPixelFormat)src->av->format, df = (enum AVPixelFormat)dst->av->format;
         enum AVColorSpace m = src->av->colorspace;
         enum AVColorRange r = src->av->color_range;
-        vsri_resolve_colour((enum AVPixelFormat)src->av->format, src->av->width, src->av->height, &m, &r);
-        dst->av->colorspace = m;
-        /* RGB is full range; YUV keeps the source's range, or takes the
-         * usual one for its format when the source was RGB */
-        enum AVPixelFormat df = (enum AVPixelFormat)dst->av->format;
-        if (is_rgb_format(df)) {
-            r = AVCOL_RANGE_JPEG;
-        } else if (is_rgb_format((enum AVPixelFormat)src->av->format)) {
+        if (is_rgb_format(sf) && r != AVCOL_RANGE_MPEG && !is_rgb_format(df))
             r = AVCOL_RANGE_UNSPECIFIED;
-            vsri_resolve_colour(df, dst->av->width, dst->av->height, &m, &r);
-        }
+        vsri_resolve_colour(is_rgb_format(sf) ? df : sf, src->av->width, src->av->height, &m, &r);
+        dst->av->colorspace = m;
         dst->av->color_range = r;
         vsri_converter *cv = vsri_converter_alloc();
         err = cv ? vsri_convert(cv, src, dst) : VSR_ENOMEM;

@@ -114,7 +114,11 @@ VSR_API void vsr_frame_set_colour(vsr_frame *f, const vsr_colour *c);
 /**
  * Convert src to another format and/or size (RGB <-> YUV with src's matrix
  * and range; a resize uses a bicubic filter). Copies pts, time base and
- * colour description. Useful to hand RGB24 to a caller or to feed RGB.
+ * colour description, completed where src leaves it unspecified. On an RGB
+ * frame the matrix and range describe the video it came from or goes to:
+ * a YUV frame converted to RGB keeps its range tag (so converting back
+ * restores it), and an RGB frame converted to YUV gets limited range
+ * (full for the JPEG "yuvj" formats), RGB samples being full range anyway.
  */
 VSR_API int vsr_frame_convert(vsr_frame **out, const vsr_frame *src, vsr_pixfmt format,
                               int width, int height);

@@ -75,8 +75,6 @@ def test_events_and_progress(vsr, session, tracker, small_clip, tmp_path, pipeli
     assert tracker.resources().peak_rss_bytes > 0
 
 
-@pytest.mark.xfail(strict=True, reason="library bug: the session's upload/inference/download "
-                   "records have run_id 0 during vsr_upscale_file (lib/session.c record())")
 def test_session_records_carry_run_id(vsr, session, tracker, small_clip, tmp_path):
     events = []
     tracker.on_event(events.append)
