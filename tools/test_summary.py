@@ -23,13 +23,15 @@ def from_testlog(path, prefix):
     for line in lines:
         t = json.loads(line)
         ok = t.get("result") in ("OK", "EXPECTEDFAIL")
-        print(f"{prefix}/{t['name']} {'PASS' if ok else 'FAIL'}")
+        # meson names look like "libvsr:unit / json": keep one word
+        name = t["name"].split(":", 1)[-1].replace(" ", "")
+        print(f"{prefix}/{name} {'PASS' if ok else 'FAIL'}")
 
 
 def summary(path):
     passed, failed = 0, []
     for line in open(path):
-        parts = line.split()
+        parts = line.rsplit(None, 1)
         if len(parts) < 2:
             continue
         if parts[1] == "PASS":
