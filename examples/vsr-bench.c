@@ -2099,6 +2099,61 @@ static void usage(FILE *f)
             DEFAULT_MODEL_FILE);
 }
 
+/* Everything a configuration owns (also what parse_config got to before
+ * an error). */
+static void free_config(bench_cfg *b)
+{
+    for (int i = 0; i < b->n_videos; i++) {
+        free(b->videos[i].path);
+        free(b->videos[i].file);
+        free(b->videos[i].description);
+        free(b->videos[i].reference);
+        free(b->videos[i].reference_file);
+    }
+    for (int i = 0; i < b->n_models; i++) {
+        free(b->models[i].path);
+        free(b->models[i].file);
+        free(b->models[i].name);
+    }
+    for (int i = 0; i < b->n_devices; i++)
+        free(b->devices[i]);
+    for (int i = 0; i < b->n_settings; i++) {
+        free(b->settings[i].name);
+        free(b->settings[i].device);
+    }
+    for (int i = 0; i < b->n_encoders; i++) {
+        free(b->encoders[i].name);
+        free(b->encoders[i].codec);
+        free(b->encoders[i].preset);
+        free(b->encoders[i].pix_fmt);
+        free(b->encoders[i].options);
+    }
+    free(b->videos);
+    free(b->models);
+    free(b->precisions);
+    free(b->devices);
+    free(b->settings);
+    free(b->encoders);
+    free(b->source);
+    free(b->name);
+    memset(b, 0, sizeof(*b));
+}
+
+static void free_runner(runner *rn)
+{
+    for (int i = 0; i < rn->n_runs; i++) {
+        free(rn->runs[i].error);
+        free(rn->runs[i].vals);
+        free(rn->runs[i].output_file);
+    }
+    free(rn->runs);
+    free(rn->videos_dir);
+    vsr_model_unload(&rn->model);
+    free(rn->model_dev);
+    free(rn->model_errmsg);
+    memset(rn, 0, sizeof(*rn));
+}
+
 int main(int argc, char **argv)
 {
     const char *config = NULL, *outdir = NULL, *input = NULL, *model = NULL, *plot_script = NULL, *python = NULL;
@@ -2196,10 +2251,8 @@ int main(int argc, char **argv)
 
     bench_cfg b;
     memset(&b, 0, sizeof(b));
-    if (config) {
-        if (parse_config(config, &b) < 0)
-            return EXIT_USAGE;
-    } else if (default_config(&b, input, model, outdir ? outdir : ".") < 0) {
+    if (config ? parse_config(config, &b) < 0 : default_config(&b, input, model, outdir ? outdir : ".") < 0) {
+        free_config(&b);
         return EXIT_USAGE;
     }
     if (iter_override > 0)
@@ -2217,6 +2270,7 @@ int main(int argc, char **argv)
             n += b.n_models * np * nd * b.n_videos * b.n_encoders;
         }
         printf("%s: valid; %d run(s) of %d warm-up + %d timed iteration(s)\n", b.source, n, b.warmup, b.iterations);
+        free_config(&b);
         return 0;
     }
 
@@ -2228,6 +2282,8 @@ int main(int argc, char **argv)
     rn.videos_dir = xasprintf("%s/videos", outdir);
     if (mkdir_p(rn.videos_dir) < 0) {
         fprintf(stderr, "vsr-bench: cannot create '%s': %s\n", rn.videos_dir, strerror(errno));
+        free_runner(&rn);
+        free_config(&b);
         return EXIT_RUN_FAILED;
     }
     sys_desc sys;
@@ -2254,5 +2310,7 @@ int main(int argc, char **argv)
                 json_path);
     free(json_path);
     free(csv_path);
+    free_runner(&rn);
+    free_config(&b);
     return status;
 }
