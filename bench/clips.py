@@ -1,0 +1,331 @@
+#!/usr/bin/python3
+"""Test clips for the benchmarks, made from real photographs.
+
+    bench/clips.py --out clip.mp4 [--size 320x180] [--frames 48] [--fps 24]
+
+scikit-image's sample photographs (astronaut, coffee, chelsea) are panned
+and cropped with numpy (a slow sub-pixel pan, one picture per two-second
+scene, so the clip has motion and scene cuts), piped to ffmpeg as raw RGB
+and encoded with libx264 (yuv420p, crf 16, preset veryfast) together with
+an AAC sine tone, so the audio-copy path is exercised too. The result is
+deterministic for given arguments.
+
+Also importable: ``clips.make_clip(path, width, height, frames, fps)`` and
+``clips.frames_rgb(width, height, frames)`` (a generator of HxWx3 uint8),
+plus the few helpers the bench/ scripts share (finding the tree, the build
+directory and its programs, the test models; running and timing commands;
+Markdown tables).
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+PICTURES = ("astronaut", "coffee", "chelsea")
+SCENE_SECONDS = 2.0
+
+
+def _pictures():
+    from skimage import data
+    out = []
+    for name in PICTURES:
+        img = getattr(data, name)()
+        if img.ndim == 2:
+            img = np.stack([img] * 3, axis=-1)
+        out.append(np.ascontiguousarray(img[..., :3]).astype(np.float32))
+    return out
+
+
+def _resize(img, h, w):
+    """Bilinear resize of an HxWx3 float image (enough for making test clips)."""
+    ih, iw = img.shape[:2]
+    ys = (np.arange(h) + 0.5) * ih / h - 0.5
+    xs = (np.arange(w) + 0.5) * iw / w - 0.5
+    y0 = np.clip(np.floor(ys).astype(int), 0, ih - 1)
+    x0 = np.clip(np.floor(xs).astype(int), 0, iw - 1)
+    y1 = np.minimum(y0 + 1, ih - 1)
+    x1 = np.minimum(x0 + 1, iw - 1)
+    fy = np.clip(ys - y0, 0, 1)[:, None, None]
+    fx = np.clip(xs - x0, 0, 1)[None, :, None]
+    top = img[y0][:, x0] * (1 - fx) + img[y0][:, x1] * fx
+    bot = img[y1][:, x0] * (1 - fx) + img[y1][:, x1] * fx
+    return top * (1 - fy) + bot * fy
+
+
+def _crop(img, y, x, h, w):
+    """Crop at a sub-pixel offset (bilinear between the four integer crops)."""
+    iy, ix = int(np.floor(y)), int(np.floor(x))
+    fy, fx = y - iy, x - ix
+    a = img[iy:iy + h, ix:ix + w]
+    b = img[iy:iy + h, ix + 1:ix + 1 + w]
+    c = img[iy + 1:iy + 1 + h, ix:ix + w]
+    d = img[iy + 1:iy + 1 + h, ix + 1:ix + 1 + w]
+    return (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy
+
+
+def frames_rgb(width, height, frames, fps=24):
+    """Yield `frames` HxWx3 uint8 pictures: a pan over each photograph in turn."""
+    pics = []
+    for p in _pictures():
+        # at least 1.3x the frame in both directions, so there is room to pan
+        k = max(1.3 * width / p.shape[1], 1.3 * height / p.shape[0], 1.0)
+        if k > 1.0:
+            p = _resize(p, int(np.ceil(p.shape[0] * k)), int(np.ceil(p.shape[1] * k)))
+        pics.append(p)
+    scene = max(1, int(round(SCENE_SECONDS * fps)))
+    for i in range(frames):
+        pic = pics[(i // scene) % len(pics)]
+        t = (i % scene) / max(scene - 1, 1)  # 0..1 within the scene
+        room_y = pic.shape[0] - height - 1
+        room_x = pic.shape[1] - width - 1
+        # a diagonal pan with a gentle curve
+        y = room_y * (0.2 + 0.6 * t)
+        x = room_x * (0.5 + 0.4 * np.sin(2 * np.pi * (t - 0.25)) * 0.5 + 0.25 * t)
+        x = float(np.clip(x, 0, room_x))
+        img = _crop(pic, y, x, height, width)
+        yield np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
+def make_clip(path, width=320, height=180, frames=48, fps=24, audio=True, crf=16):
+    """Write the clip to `path` (the container follows the extension)."""
+    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+           "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps),
+           "-i", "-"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={frames / fps:.3f}"]
+    cmd += ["-map", "0:v"] + (["-map", "1:a", "-c:a", "aac", "-b:a", "96k"] if audio else [])
+    cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p",
+            "-g", str(2 * fps), path]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+    try:
+        for img in frames_rgb(width, height, frames, fps):
+            proc.stdin.write(img.tobytes())
+    except BrokenPipeError:
+        pass
+    proc.stdin.close()
+    if proc.wait() != 0:
+        raise RuntimeError(f"ffmpeg failed making {path}")
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Helpers shared by the bench/ scripts
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+REAL_MODEL = os.path.join(ROOT, "models", "realesr-animevideov3-x2.pt")
+
+
+class BenchError(RuntimeError):
+    """A real failure (a program failed, a file is missing): the scripts exit 1."""
+
+
+def build_dir(arg):
+    """--build DIR: absolute, relative to the current directory if it exists
+    there, else relative to the source tree."""
+    if os.path.isabs(arg):
+        d = arg
+    elif os.path.isdir(arg) and os.path.exists(os.path.join(arg, "build.ninja")):
+        d = os.path.abspath(arg)
+    else:
+        d = os.path.join(ROOT, arg)
+    if not os.path.isdir(d):
+        raise BenchError(f"build directory {d} not found: meson setup {arg} && ninja -C {arg}")
+    return d
+
+
+def program(build, rel):
+    """A built program, e.g. program(b, 'examples/vsr-cli')."""
+    p = os.path.join(build, rel)
+    if not os.access(p, os.X_OK):
+        raise BenchError(f"{p} not found: build it with ninja -C {build}")
+    return p
+
+
+def _own_test_model(name, path):
+    """Build tiny-x2 or temporal-r2-x2 here, the way tools/make_test_models.py does."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import modelcard
+    torch.manual_seed(0)
+    if name == "tiny-x2":
+        net = nn.Sequential(nn.Conv2d(3, 12, 3, padding=1), nn.PixelShuffle(2)).eval()
+        m = torch.jit.trace(net, torch.rand(1, 3, 16, 16))
+        card = modelcard.make_card("tiny-x2", 2, rf_spatial=1, license="CC0-1.0",
+                                   source="synthetic test model", converter="bench/clips.py")
+    elif name == "temporal-r2-x2":
+        class Temporal(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c1 = nn.Conv3d(3, 8, 3, padding=1)
+                self.c2 = nn.Conv3d(8, 12, 3, padding=1)
+                self.shuffle = nn.PixelShuffle(2)
+
+            def forward(self, x):
+                b, t, c, h, w = x.shape
+                y = self.c2(F.leaky_relu(self.c1(x.permute(0, 2, 1, 3, 4)), 0.1))
+                y = self.shuffle(y.permute(0, 2, 1, 3, 4).reshape(b * t, 12, h, w))
+                base = F.interpolate(x.reshape(b * t, c, h, w), scale_factor=2.0, mode="nearest")
+                return (y + base).reshape(b, t, c, 2 * h, 2 * w)
+        with torch.no_grad():
+            net = Temporal().eval()
+            for prm in net.parameters():
+                prm.mul_(0.1)
+        m = torch.jit.script(net)
+        card = modelcard.make_card("temporal-r2-x2", 2, frames_in=0, rf_spatial=2, rf_temporal=2,
+                                   license="CC0-1.0", source="synthetic test model",
+                                   converter="bench/clips.py")
+    else:
+        raise BenchError(f"no recipe for test model {name}")
+    modelcard.save(m, path, card)
+    return path
+
+
+def test_model(name, build, tmpdir, given_dir=None):
+    """Path of a test model (tiny-x2, temporal-r2-x2): --models DIR, then
+    BUILD/tests/models (made by the build), then tools/make_test_models.py
+    into tmpdir, then a copy built here."""
+    fname = name + ".pt"
+    for d in (given_dir, os.path.join(build, "tests", "models") if build else None):
+        if d and os.path.exists(os.path.join(d, fname)):
+            return os.path.join(d, fname)
+    out = os.path.join(tmpdir, "test-models")
+    if not os.path.exists(os.path.join(out, fname)):
+        os.makedirs(out, exist_ok=True)
+        subprocess.run([sys.executable, os.path.join(ROOT, "tools", "make_test_models.py"), "--out", out,
+                        "--stamp", os.path.join(out, "stamp")], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        # the builder writes models one by one: a later check failing leaves earlier ones usable,
+        # but only trust a file when the whole run succeeded
+        if not os.path.exists(os.path.join(out, "stamp")) and os.path.exists(os.path.join(out, fname)):
+            os.remove(os.path.join(out, fname))
+    if not os.path.exists(os.path.join(out, fname)):
+        _own_test_model(name, os.path.join(out, fname))
+    return os.path.join(out, fname)
+
+
+def real_model(given=None):
+    p = given or REAL_MODEL
+    if not os.path.exists(p):
+        raise BenchError(f"{p} not found: run scripts/fetch-models or pass --model")
+    return p
+
+
+_last_cpu = [0.0]
+
+
+def last_cpu():
+    """CPU seconds (user + system) of the last run(), its children included."""
+    return _last_cpu[0]
+
+
+def run(cmd, what=None, env=None, capture=True):
+    """Run a command; return (wall seconds, stdout). Raise BenchError on failure."""
+    import resource
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE if capture else None, stderr=subprocess.PIPE,
+                       env=env, text=True)
+    dt = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _last_cpu[0] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    if p.returncode != 0:
+        tail = "\n".join((p.stderr or "").strip().splitlines()[-8:])
+        raise BenchError(f"{what or os.path.basename(cmd[0])} failed (exit {p.returncode}): "
+                         f"{' '.join(cmd)}\n{tail}")
+    return dt, p.stdout
+
+
+def probe_video(path):
+    """(frames, width, height) of the first video stream, counting packets."""
+    _, out = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_packets", "-show_entries",
+                  "stream=nb_read_packets,width,height", "-of", "json", path], "ffprobe")
+    st = json.loads(out)["streams"][0]
+    return int(st["nb_read_packets"]), int(st["width"]), int(st["height"])
+
+
+def machine():
+    """What the numbers were measured on."""
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    fl = line.split()
+                    flags = " ".join(x for x in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if x in fl)
+                    break
+    except OSError:
+        pass
+    mem = 0
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "simd": flags, "memory_gb": round(mem / 2**30, 1),
+            "os": platform.platform(), "loadavg_start": list(os.getloadavg())}
+
+
+def md_table(headers, rows):
+    """A Markdown table; cells are str()-ed."""
+    cells = [[str(c) for c in r] for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    line = lambda r: "| " + " | ".join(c.ljust(widths[i]) for i, c in enumerate(r)) + " |"
+    out = [line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(r) for r in cells]
+    return "\n".join(out)
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return 0.0 if not n else v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
+def spread_pct(v):
+    """(max - min) / median of a list of times, in %: the noise of repetitions."""
+    m = median(v)
+    return 100.0 * (max(v) - min(v)) / m if v and m > 0 else 0.0
+
+
+def parse_size(s):
+    try:
+        w, h = (int(v) for v in s.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{s}' is not WIDTHxHEIGHT")
+    if w < 2 or h < 2 or w % 2 or h % 2:
+        raise argparse.ArgumentTypeError(f"'{s}': width and height must be even and >= 2")
+    return w, h
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, help="output file (.mp4, .mkv, ...)")
+    ap.add_argument("--size", type=parse_size, default=(320, 180), help="WIDTHxHEIGHT (default 320x180)")
+    ap.add_argument("--frames", type=int, default=48, help="number of frames (default 48)")
+    ap.add_argument("--fps", type=int, default=24, help="frame rate (default 24)")
+    ap.add_argument("--no-audio", action="store_true", help="video only")
+    a = ap.parse_args()
+    if a.frames < 1:
+        ap.error("--frames must be at least 1")
+    make_clip(a.out, a.size[0], a.size[1], a.frames, a.fps, audio=not a.no_audio)
+    print(os.path.abspath(a.out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
