@@ -235,19 +235,47 @@ def test_output_in_missing_directory(cli, data_dir, test_models):
     assert not os.path.exists(out) and not os.path.exists(out + ".partial")
 
 
+def stage_for_nobody(cli, files):
+    """Copy vsr-cli, its libvsr and the given files into a fresh directory
+    under /tmp that 'nobody' can read: the build tree may lie under a
+    directory only root can enter (a clean clone in a mktemp directory).
+    vsr-cli finds libvsr through its run path $ORIGIN/../lib."""
+    top = tempfile.mkdtemp(prefix="vsr-stage-", dir="/tmp")
+    os.chmod(top, 0o755)
+    for sub in ("bin", "lib", "data"):
+        os.mkdir(os.path.join(top, sub))
+        os.chmod(os.path.join(top, sub), 0o755)
+    lib = os.path.join(os.path.dirname(os.path.dirname(cli)), "lib", "libvsr.so.0")
+    shutil.copy(os.path.realpath(lib), os.path.join(top, "lib", "libvsr.so.0"))
+    staged_cli = os.path.join(top, "bin", "vsr-cli")
+    shutil.copy(cli, staged_cli)
+    os.chmod(staged_cli, 0o755)
+    staged = []
+    for f in files:
+        dst = os.path.join(top, "data", os.path.basename(f))
+        shutil.copy(f, dst)
+        os.chmod(dst, 0o644)
+        staged.append(dst)
+    return top, staged_cli, staged
+
+
 def test_output_in_read_only_directory(cli, data_dir, test_models):
     """As root, permissions do not stop writes: run vsr-cli as 'nobody'."""
-    d = tempfile.mkdtemp(prefix="vsr-ro-")
+    d = tempfile.mkdtemp(prefix="vsr-ro-", dir="/tmp")
+    stage = None
     try:
         os.chmod(d, 0o555)
         out = os.path.join(d, "out.mkv")
-        cmd = [cli, "-i", clip(data_dir, "real_h264.mp4"), "-o", out, "-m", tmodel(test_models, "tiny-x2.pt")]
+        inp, model = clip(data_dir, "real_h264.mp4"), tmodel(test_models, "tiny-x2.pt")
         if os.geteuid() == 0:
             setpriv = shutil.which("setpriv")
             if not setpriv:
                 pytest.fail("running as root: need setpriv (util-linux) to test a read-only directory")
-            cmd = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"] + cmd
-        p = run(cmd)
+            stage, staged_cli, (inp, model) = stage_for_nobody(cli, [inp, model])
+            cmd = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--", staged_cli]
+        else:
+            cmd = [cli]
+        p = run(cmd + ["-i", inp, "-o", out, "-m", model])
         check_no_crash(p)
         assert p.returncode in (1, 2), f"exit {p.returncode} writing into a read-only directory:\n{p.stderr}"
         assert out in p.stderr, f"the message does not name the output path:\n{p.stderr}"
@@ -255,6 +283,8 @@ def test_output_in_read_only_directory(cli, data_dir, test_models):
     finally:
         os.chmod(d, stat.S_IRWXU)
         shutil.rmtree(d, ignore_errors=True)
+        if stage:
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------
