@@ -259,6 +259,27 @@ def stage_for_nobody(cli, files):
     return top, staged_cli, staged
 
 
+def sanitizer_env_for(top):
+    """The sanitizers' suppression files may be unreadable to 'nobody' too:
+    copy them into the staging directory and point the options there."""
+    env = dict(os.environ)
+    for var in ("LSAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS", "ASAN_OPTIONS"):
+        opts = env.get(var)
+        if not opts:
+            continue
+        parts = []
+        for part in opts.replace(" ", ":").split(":"):
+            if part.startswith("suppressions="):
+                src = part.split("=", 1)[1]
+                dst = os.path.join(top, "data", var.lower() + ".supp")
+                shutil.copy(src, dst)
+                os.chmod(dst, 0o644)
+                part = "suppressions=" + dst
+            parts.append(part)
+        env[var] = ":".join(p for p in parts if p)
+    return env
+
+
 def test_output_in_read_only_directory(cli, data_dir, test_models):
     """As root, permissions do not stop writes: run vsr-cli as 'nobody'."""
     d = tempfile.mkdtemp(prefix="vsr-ro-", dir="/tmp")
@@ -273,9 +294,10 @@ def test_output_in_read_only_directory(cli, data_dir, test_models):
                 pytest.fail("running as root: need setpriv (util-linux) to test a read-only directory")
             stage, staged_cli, (inp, model) = stage_for_nobody(cli, [inp, model])
             cmd = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--", staged_cli]
+            env = sanitizer_env_for(stage)
         else:
-            cmd = [cli]
-        p = run(cmd + ["-i", inp, "-o", out, "-m", model])
+            cmd, env = [cli], None
+        p = run(cmd + ["-i", inp, "-o", out, "-m", model], env=env)
         check_no_crash(p)
         assert p.returncode in (1, 2), f"exit {p.returncode} writing into a read-only directory:\n{p.stderr}"
         assert out in p.stderr, f"the message does not name the output path:\n{p.stderr}"
