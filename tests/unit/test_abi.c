@@ -38,22 +38,6 @@ static const char *tmp_file(const char *name)
     return b;
 }
 
-static const char *data_path(const char *name)
-{
-    static char b[4][1024];
-    static int next;
-    char *p = b[next++ % 4];
-    snprintf(p, 1024, "%s/%s", test_env("VSR_TEST_DATA"), name);
-    return p;
-}
-
-static const char *tiny(void)
-{
-    static char b[1024];
-    snprintf(b, sizeof(b), "%s/tiny-x2.pt", test_env("VSR_TEST_MODELS"));
-    return b;
-}
-
 #define GARBAGE 0x5A
 /* Cut a settings struct to `size` bytes: everything from there on is garbage. */
 #define TRUNCATE(s, field)                                                                  \
@@ -93,7 +77,7 @@ typedef struct {
 
 static void test_input_settings(void)
 {
-    const char *clip = data_path("streams.mkv"); /* 24 frames; stream 1 is audio */
+    const char *clip = test_data("streams.mkv"); /* 24 frames; stream 1 is audio */
     /* older header without max_frames and stream_index: garbage there would
      * cut the clip short or pick the audio stream */
     vsr_input_settings s;
@@ -171,7 +155,7 @@ static int write_clip(const char *clip, const char *path, const vsr_output_setti
     vsr_input_settings_default(&is);
     is.max_frames = max_frames;
     vsr_input *in = NULL;
-    int err = vsr_input_open(&in, data_path(clip), &is);
+    int err = vsr_input_open(&in, test_data(clip), &is);
     if (err < 0)
         return err;
     vsr_output *o = NULL;
@@ -326,7 +310,7 @@ static void test_session_settings(void)
     for (size_t k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++) {
         vsr_session_settings s;
         vsr_session_settings_default(&s);
-        s.model_path = tiny();
+        s.model_path = test_model("tiny-x2.pt");
         s.precision = VSR_PRECISION_FP32;
         s.threads = 1;
         s.size = (uint32_t)cuts[k];
@@ -355,7 +339,7 @@ static void test_session_settings(void)
     /* the model loader reads the same struct */
     vsr_session_settings s;
     vsr_session_settings_default(&s);
-    s.model_path = tiny();
+    s.model_path = test_model("tiny-x2.pt");
     s.precision = VSR_PRECISION_FP32;
     s.threads = 1;
     TRUNCATE(s, batch);
@@ -365,7 +349,7 @@ static void test_session_settings(void)
 
     big_settings b;
     vsr_session_settings_default(&b.u.ses);
-    b.u.ses.model_path = tiny();
+    b.u.ses.model_path = test_model("tiny-x2.pt");
     b.u.ses.size = sizeof(vsr_session_settings) + 8;
     vsr_session *ses = NULL;
     int err = vsr_session_open(&ses, &b.u.ses);
@@ -375,7 +359,7 @@ static void test_session_settings(void)
     CHECK_MSG(err == VSR_EINVAL && !m && strstr(vsr_last_error(), "size"), "model load, size %u: %s", b.u.ses.size,
               vsr_strerror(err));
     vsr_session_settings_default(&s);
-    s.model_path = tiny();
+    s.model_path = test_model("tiny-x2.pt");
     s.size = 2;
     CHECK(vsr_session_open(&ses, &s) == VSR_EINVAL && !ses);
 }
@@ -384,7 +368,7 @@ static void test_run_settings(void)
 {
     vsr_session_settings ss;
     vsr_session_settings_default(&ss);
-    ss.model_path = tiny();
+    ss.model_path = test_model("tiny-x2.pt");
     ss.precision = VSR_PRECISION_FP32;
     ss.threads = 1;
     vsr_session *ses = NULL;
@@ -418,7 +402,7 @@ static void test_run_settings(void)
         vsr_run_result r;
         memset(&r, 0, sizeof(r));
         r.size = sizeof(r);
-        int err = vsr_upscale_file(ses, data_path("real_h264.mp4"), out, &rs, &r);
+        int err = vsr_upscale_file(ses, test_data("real_h264.mp4"), out, &rs, &r);
         CHECK_MSG(err == 0, "run, size %u: %s", rs.size, vsr_last_error());
         CHECK_MSG(r.frames_written == 5 && r.frames_resumed == 0, "run, size %u: %lld frames", rs.size,
                   (long long)r.frames_written);
@@ -437,14 +421,14 @@ static void test_run_settings(void)
     rs.input = &is_old;
     rs.output = &os_old;
     vsr_run_result r = {.size = sizeof(r)};
-    int err = vsr_upscale_file(ses, data_path("single_frame.mp4"), out, &rs, &r);
+    int err = vsr_upscale_file(ses, test_data("single_frame.mp4"), out, &rs, &r);
     CHECK_MSG(err == 0 && r.frames_written == 1, "run with old input/output settings: %s", vsr_last_error());
     remove(out);
 
     big_settings b;
     vsr_run_settings_default(&b.u.run);
     b.u.run.size = sizeof(vsr_run_settings) + 8;
-    err = vsr_upscale_file(ses, data_path("single_frame.mp4"), out, &b.u.run, NULL);
+    err = vsr_upscale_file(ses, test_data("single_frame.mp4"), out, &b.u.run, NULL);
     CHECK_MSG(err == VSR_EINVAL && strstr(vsr_last_error(), "size"), "run, size %u: %s (%s)", b.u.run.size,
               vsr_strerror(err), vsr_last_error());
     CHECK(access(out, F_OK) != 0);
@@ -454,7 +438,7 @@ static void test_run_settings(void)
     bi.u.in.size = sizeof(vsr_input_settings) + 8;
     vsr_run_settings_default(&rs);
     rs.input = &bi.u.in;
-    err = vsr_upscale_file(ses, data_path("single_frame.mp4"), out, &rs, NULL);
+    err = vsr_upscale_file(ses, test_data("single_frame.mp4"), out, &rs, NULL);
     CHECK_MSG(err == VSR_EINVAL, "run with a newer input settings struct: %s", vsr_strerror(err));
     CHECK(access(out, F_OK) != 0);
     vsr_session_close(&ses);
@@ -569,7 +553,7 @@ static int get_run_result(void *ctx, void *out)
 static void test_result_structs(void)
 {
     vsr_input *in = NULL;
-    CHECK(vsr_input_open(&in, data_path("streams.mkv"), NULL) == 0);
+    CHECK(vsr_input_open(&in, test_data("streams.mkv"), NULL) == 0);
     if (in) {
         size_t s[] = SIZES(vsr_input_info, format_name);
         check_result_struct("vsr_input_info", sizeof(vsr_input_info), s, 6, get_input_info, in);
@@ -588,7 +572,7 @@ static void test_result_structs(void)
     vsr_tracker_create(&tr, NULL);
     vsr_session_settings ss;
     vsr_session_settings_default(&ss);
-    ss.model_path = tiny();
+    ss.model_path = test_model("tiny-x2.pt");
     ss.precision = VSR_PRECISION_FP32;
     ss.threads = 1;
     ss.tracker = tr;
@@ -611,7 +595,7 @@ static void test_result_structs(void)
         CHECK(vsr_session_get_card(ses, &card) == 0 && !strcmp(card.name, "tiny-x2") && card.scale == 2 &&
               card.rf_spatial == 0 && card.license[0] == 0);
 
-        run_ctx rc = {ses, data_path("real_h264.mp4"), tmp_file("abi_result.mkv")};
+        run_ctx rc = {ses, test_data("real_h264.mp4"), tmp_file("abi_result.mkv")};
         size_t r[] = SIZES(vsr_run_result, chunks);
         check_result_struct("vsr_run_result", sizeof(vsr_run_result), r, 6, get_run_result, &rc);
         size_t r2[] = SIZES(vsr_run_result, seconds);

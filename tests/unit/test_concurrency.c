@@ -21,20 +21,12 @@
 
 #include "libvsr/vsr.h"
 #include "testutil.h"
+#include "testvsr.h"
 
 enum { NT = 3 };
 static const char *clips[NT] = {"real_h264.mp4", "real_bt601.mkv", "vfr.mkv"};
 static const int64_t clip_frames = 10;
 static char tmpdir[256];
-
-static const char *path_in(const char *dir_env, const char *name)
-{
-    static char bufs[16][1024];
-    static int next;
-    char *b = bufs[next++ % 16];
-    snprintf(b, 1024, "%s/%s", test_env(dir_env), name);
-    return b;
-}
 
 typedef struct job {
     /* in */
@@ -89,43 +81,6 @@ static void run_parallel(job *jobs, int n)
     pthread_barrier_destroy(&b);
 }
 
-/* Decoded pictures and pts of two files are identical; returns the frame
- * count, or -1 on any difference. */
-static int64_t compare_files(const char *a, const char *b)
-{
-    vsr_input *ia = NULL, *ib = NULL;
-    if (vsr_input_open(&ia, a, NULL) < 0 || vsr_input_open(&ib, b, NULL) < 0) {
-        fprintf(stderr, "cannot open %s or %s: %s\n", a, b, vsr_last_error());
-        vsr_input_close(&ia);
-        return -1;
-    }
-    int64_t n = 0;
-    for (;;) {
-        vsr_frame *fa = NULL, *fb = NULL;
-        int ea = vsr_input_read_frame(ia, &fa), eb = vsr_input_read_frame(ib, &fb);
-        if (ea != eb) {
-            n = -1;
-        } else if (ea == 0) {
-            int same = vsr_frame_width(fa) == vsr_frame_width(fb) && vsr_frame_height(fa) == vsr_frame_height(fb) &&
-                       vsr_frame_format(fa) == vsr_frame_format(fb) && vsr_frame_pts(fa) == vsr_frame_pts(fb);
-            for (int p = 0; same && p < vsr_frame_planes(fa); p++) {
-                size_t row = (size_t)vsr_frame_plane_width(fa, p) * (vsr_frame_bit_depth(fa) > 8 ? 2 : 1);
-                for (int y = 0; same && y < vsr_frame_plane_height(fa, p); y++)
-                    same = !memcmp(vsr_frame_data(fa, p) + y * vsr_frame_linesize(fa, p),
-                                   vsr_frame_data(fb, p) + y * vsr_frame_linesize(fb, p), row);
-            }
-            n = same ? n + 1 : -1;
-        }
-        vsr_frame_unref(&fa);
-        vsr_frame_unref(&fb);
-        if (ea != 0 || n < 0)
-            break;
-    }
-    vsr_input_close(&ia);
-    vsr_input_close(&ib);
-    return n;
-}
-
 static vsr_session *open_session(const char *model_path, vsr_model *shared, vsr_tracker *tr)
 {
     vsr_session_settings s;
@@ -161,7 +116,7 @@ static void check_jobs(const char *what, job *jobs, int n, const int64_t *want_f
 
 static void test_parallel_equals_serial(void)
 {
-    const char *tiny = path_in("VSR_TEST_MODELS", "tiny-x2.pt");
+    const char *tiny = test_path("VSR_TEST_MODELS", "tiny-x2.pt");
     int64_t want[NT];
     for (int i = 0; i < NT; i++)
         want[i] = clip_frames;
@@ -171,7 +126,7 @@ static void test_parallel_equals_serial(void)
     memset(serial, 0, sizeof(serial));
     for (int i = 0; i < NT; i++) {
         serial[i].ses = open_session(tiny, NULL, NULL);
-        serial[i].input = path_in("VSR_TEST_DATA", clips[i]);
+        serial[i].input = test_path("VSR_TEST_DATA", clips[i]);
         serial[i].output = out_name("serial", i);
         serial[i].max_frames = clip_frames;
         if (serial[i].ses)
@@ -195,7 +150,7 @@ static void test_parallel_equals_serial(void)
         run_parallel(par, NT);
         check_jobs("parallel", par, NT, want);
         for (int i = 0; i < NT; i++) {
-            int64_t n = compare_files(serial[i].output, par[i].output);
+            int64_t n = test_compare_videos(serial[i].output, par[i].output);
             CHECK_MSG(n == clip_frames, "parallel run %d (%s) differs from the serial one (%lld)", i, clips[i],
                       (long long)n);
         }
@@ -225,7 +180,7 @@ static void test_parallel_equals_serial(void)
         run_parallel(shared, NT);
         check_jobs("shared model", shared, NT, want);
         for (int i = 0; i < NT; i++) {
-            int64_t n = compare_files(serial[i].output, shared[i].output);
+            int64_t n = test_compare_videos(serial[i].output, shared[i].output);
             CHECK_MSG(n == clip_frames, "shared-model run %d (%s) differs from the serial one (%lld)", i, clips[i],
                       (long long)n);
         }
@@ -264,8 +219,8 @@ static void *poll_stats(void *arg)
 
 static void test_shared_tracker(void)
 {
-    const char *models[NT] = {path_in("VSR_TEST_MODELS", "tiny-x2.pt"), path_in("VSR_TEST_MODELS", "spatial-rf4-x2.pt"),
-                              path_in("VSR_MODELS_DIR", "realesr-animevideov3-x2.pt")};
+    const char *models[NT] = {test_path("VSR_TEST_MODELS", "tiny-x2.pt"), test_path("VSR_TEST_MODELS", "spatial-rf4-x2.pt"),
+                              test_path("VSR_MODELS_DIR", "realesr-animevideov3-x2.pt")};
     const char *names[NT] = {"tiny-x2", "spatial-rf4-x2", "realesr-animevideov3-x2"};
     const int64_t frames[NT] = {clip_frames, clip_frames, 3}; /* the real model on a short clip */
     vsr_tracker *tr = NULL;
@@ -280,7 +235,7 @@ static void test_shared_tracker(void)
     int ok = 1;
     for (int i = 0; i < NT; i++) {
         jobs[i].ses = open_session(models[i], NULL, tr);
-        jobs[i].input = path_in("VSR_TEST_DATA", clips[i]);
+        jobs[i].input = test_path("VSR_TEST_DATA", clips[i]);
         jobs[i].output = out_name("tracked", i);
         jobs[i].max_frames = frames[i];
         ok &= jobs[i].ses != NULL;

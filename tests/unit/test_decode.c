@@ -159,15 +159,6 @@ static vsr_pixfmt pixfmt_of(const char *n)
     return VSR_PIXFMT_OTHER;
 }
 
-static const char *data_path(const char *name)
-{
-    static char bufs[8][1024];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, 1024, "%s/%s", test_env("VSR_TEST_DATA"), name);
-    return b;
-}
-
 static uint8_t *read_whole(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -682,7 +673,7 @@ static void test_bad_inputs(void)
 {
     const char *names[] = {"missing.mp4", "text.mp4", "zero_length.mp4", "truncated_moov.mp4"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        const char *path = data_path(names[i]);
+        const char *path = test_data(names[i]);
         vsr_input *in = (vsr_input *)(uintptr_t)1;
         int err = vsr_input_open(&in, path, NULL);
         const char *msg = vsr_last_error();
@@ -714,7 +705,7 @@ static void test_bad_inputs(void)
     vsr_input_settings s;
     vsr_input_settings_default(&s);
     s.stream_index = 1; /* streams.mkv: 1 is the audio */
-    int err = vsr_input_open(&in, data_path("streams.mkv"), &s);
+    int err = vsr_input_open(&in, test_data("streams.mkv"), &s);
     CHECK_MSG(err == VSR_ERROR_INPUT && !in && strstr(vsr_last_error(), "stream 1"), "got %s: %s",
               vsr_strerror(err), vsr_last_error());
     vsr_input_close(&in);
@@ -749,7 +740,7 @@ static int reset_hwm(void)
 
 static void test_huge_dims_and_limits(void)
 {
-    const char *path = data_path("huge_dims.y4m");
+    const char *path = test_data("huge_dims.y4m");
     int hwm_ok = reset_hwm();
     int64_t rss0 = proc_status_kb("VmRSS"), peak0 = proc_status_kb("VmPeak");
     vsr_input *in = NULL;
@@ -778,7 +769,7 @@ static void test_huge_dims_and_limits(void)
     free(b);
 
     /* the limits are settings: just below a 128x72 clip refuses it, just at it accepts */
-    const char *clip = data_path("real_h264.mp4");
+    const char *clip = test_data("real_h264.mp4");
     struct {
         int mw, mh;
         int64_t mp;

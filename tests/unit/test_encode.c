@@ -40,6 +40,7 @@
 #include "internal.h"
 #include "json.h"
 #include "testutil.h"
+#include "testvsr.h"
 
 static char tmpdir[256];
 static vsri_json *manifest;
@@ -50,15 +51,6 @@ static const char *tmp_file(const char *name)
     static int next;
     char *b = bufs[next++ % 16];
     snprintf(b, 1024, "%s/%s", tmpdir, name);
-    return b;
-}
-
-static const char *data_path(const char *name)
-{
-    static char bufs[8][1024];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, 1024, "%s/%s", test_env("VSR_TEST_DATA"), name);
     return b;
 }
 
@@ -116,30 +108,6 @@ static int64_t *manifest_pts(const char *clip, int *n, AVRational *tb)
     if (sscanf(vsri_json_string(vsri_json_get(e, "time_base"), "0/1"), "%d/%d", &tb->num, &tb->den) != 2)
         *tb = (AVRational){0, 1};
     return p;
-}
-
-/* ------------------------------------------------------------------ */
-/* Log capture                                                        */
-/* ------------------------------------------------------------------ */
-
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char logbuf[16384];
-
-static void log_cb(void *user, int level, const char *msg)
-{
-    (void)user;
-    pthread_mutex_lock(&log_lock);
-    size_t n = strlen(logbuf);
-    if (level <= VSR_LOG_WARNING && n + strlen(msg) + 2 < sizeof(logbuf))
-        snprintf(logbuf + n, sizeof(logbuf) - n, "%s\n", msg);
-    pthread_mutex_unlock(&log_lock);
-}
-
-static void log_clear(void)
-{
-    pthread_mutex_lock(&log_lock);
-    logbuf[0] = 0;
-    pthread_mutex_unlock(&log_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -368,7 +336,7 @@ static int transcode(const char *clip, const char *out, const char *codec, int s
                      const char *pix_fmt, int64_t *written)
 {
     vsr_input *in = NULL;
-    int err = vsr_input_open(&in, data_path(clip), NULL);
+    int err = vsr_input_open(&in, test_data(clip), NULL);
     if (err < 0)
         return err;
     vsr_output_settings os;
@@ -543,11 +511,11 @@ static void test_no_source(void)
 static void test_streams(void)
 {
     probe src;
-    probe_file(data_path("streams.mkv"), &src);
+    probe_file(test_data("streams.mkv"), &src);
     CHECK(src.ok && src.n_audio == 1 && src.n_sub == 1 && src.n_attach == 1 && src.n_chapters == 2);
 
     /* .mkv keeps everything */
-    log_clear();
+    test_log_clear();
     const char *out = tmp_file("streams_out.mkv");
     int err = transcode("streams.mkv", out, "libx264", 2, 1, NULL, NULL);
     CHECK_MSG(err == 0, "streams.mkv -> mkv: %s", vsr_last_error());
@@ -572,22 +540,22 @@ static void test_streams(void)
               "chapters: %d", p.n_chapters);
     CHECK_MSG(!strcmp(p.title, "libvsr test clip with every kind of stream"), "title '%s'", p.title);
     CHECK(pts_match("streams.mkv -> mkv", &p, "streams.mkv"));
-    CHECK_MSG(!strstr(logbuf, "cannot be stored"), "mkv output warned: %s", logbuf);
+    CHECK_MSG(!strstr(test_log, "cannot be stored"), "mkv output warned: %s", test_log);
     remove(out);
 
     /* .mp4 cannot hold SRT subtitles or attachments: dropped with a warning; audio stays */
-    log_clear();
+    test_log_clear();
     out = tmp_file("streams_out.mp4");
     err = transcode("streams.mkv", out, "libx264", 1, 1, NULL, NULL);
     CHECK_MSG(err == 0, "streams.mkv -> mp4: %s", vsr_last_error());
     probe_file(out, &p);
     fprintf(stderr, "  streams.mkv -> mp4: %d video, %d audio (%d packets), %d subtitle, %d attachment; warnings:\n%s",
-            p.n_video, p.n_audio, p.audio_packets, p.n_sub, p.n_attach, logbuf);
+            p.n_video, p.n_audio, p.audio_packets, p.n_sub, p.n_attach, test_log);
     CHECK(p.ok && p.n_video == 1 && p.frames == 24);
     CHECK_MSG(p.n_audio == 1 && p.audio_packets == src.audio_packets, "mp4 audio: %d streams, %d packets", p.n_audio,
               p.audio_packets);
     CHECK(p.n_sub == 0 && p.n_attach == 0);
-    CHECK_MSG(strstr(logbuf, "subtitle") && strstr(logbuf, "attachment"), "no warning naming the dropped streams");
+    CHECK_MSG(strstr(test_log, "subtitle") && strstr(test_log, "attachment"), "no warning naming the dropped streams");
     CHECK_MSG(!strcmp(p.title, "libvsr test clip with every kind of stream"), "mp4 title '%s'", p.title);
     remove(out);
 
@@ -599,7 +567,7 @@ static void test_streams(void)
     os.codec = "ffv1";
     os.copy_streams = 0;
     out = tmp_file("streams_nocopy.mkv");
-    if (vsr_input_open(&in, data_path("streams.mkv"), NULL) == 0 && vsr_output_open(&o, out, in, &os) == 0) {
+    if (vsr_input_open(&in, test_data("streams.mkv"), NULL) == 0 && vsr_output_open(&o, out, in, &os) == 0) {
         vsr_frame *f;
         while (vsr_input_read_frame(in, &f) == 0) {
             vsr_output_write_frame(o, f);
@@ -800,7 +768,7 @@ static void test_unwritable(void)
     /* the input's own path, also spelled differently */
     char copy[600], cmd[1400];
     snprintf(copy, sizeof(copy), "%s/self.mkv", tmpdir);
-    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", data_path("vfr.mkv"), copy);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", test_data("vfr.mkv"), copy);
     CHECK(system(cmd) == 0);
     struct stat st0, st1;
     stat(copy, &st0);
@@ -838,7 +806,7 @@ static void test_disk_full(void)
             _exit(100);
         int status = 0;
         vsr_input *in = NULL;
-        if (vsr_input_open(&in, data_path("long_120.mkv"), NULL) < 0)
+        if (vsr_input_open(&in, test_data("long_120.mkv"), NULL) < 0)
             _exit(101);
         vsr_output_settings os;
         vsr_output_settings_default(&os);
@@ -964,7 +932,7 @@ int main(void)
     }
     av_log_set_level(AV_LOG_ERROR);
     vsr_log_set_level(VSR_LOG_WARNING);
-    vsr_log_set_callback(log_cb, NULL);
+    vsr_log_set_callback(test_log_cb, NULL);
     load_manifest();
     test_encoders();
     test_no_source();

@@ -26,46 +26,9 @@
 
 #include "libvsr/vsr.h"
 #include "testutil.h"
+#include "testvsr.h"
 
 static char tmpdir[256];
-
-static const char *model_path(const char *name)
-{
-    static char bufs[8][1024];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, 1024, "%s/%s", test_env("VSR_TEST_MODELS"), name);
-    return b;
-}
-
-static const char *real_model(void)
-{
-    static char b[1024];
-    snprintf(b, sizeof(b), "%s/realesr-animevideov3-x2.pt", test_env("VSR_MODELS_DIR"));
-    return b;
-}
-
-/* ---- log capture ---- */
-
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char logbuf[16384];
-
-static void log_cb(void *user, int level, const char *msg)
-{
-    (void)user;
-    pthread_mutex_lock(&log_lock);
-    size_t n = strlen(logbuf);
-    if (level <= VSR_LOG_WARNING && n + strlen(msg) + 2 < sizeof(logbuf))
-        snprintf(logbuf + n, sizeof(logbuf) - n, "%s\n", msg);
-    pthread_mutex_unlock(&log_lock);
-}
-
-static void log_clear(void)
-{
-    pthread_mutex_lock(&log_lock);
-    logbuf[0] = 0;
-    pthread_mutex_unlock(&log_lock);
-}
 
 static int count_substr(const char *hay, const char *needle)
 {
@@ -173,7 +136,7 @@ static void test_cards(void)
         {NULL, "realesr-animevideov3-x2", 1, 0, VSR_LAYOUT_NCHW, 19, 0, 1, "BSD-3-Clause"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const char *path = cases[i].file ? model_path(cases[i].file) : real_model();
+        const char *path = cases[i].file ? test_model(cases[i].file) : test_real_model();
         vsr_model *m = NULL;
         int err = load(&m, path, "cpu", VSR_PRECISION_FP32, 1);
         CHECK_MSG(err == 0 && m, "load %s: %s", path, vsr_last_error());
@@ -215,7 +178,7 @@ static void test_cards(void)
 static void test_wrong_shape(void)
 {
     vsr_model *m = NULL;
-    int err = load(&m, model_path("wrong-shape-x2.pt"), "cpu", VSR_PRECISION_FP32, 1);
+    int err = load(&m, test_model("wrong-shape-x2.pt"), "cpu", VSR_PRECISION_FP32, 1);
     const char *msg = vsr_last_error();
     fprintf(stderr, "  wrong-shape-x2.pt -> %s: %s\n", vsr_strerror(err), msg);
     CHECK_MSG(err == VSR_ERROR_MODEL_RUN && !m, "wrong-shape: got %s", vsr_strerror(err));
@@ -226,7 +189,7 @@ static void test_wrong_shape(void)
     /* through vsr_session_open too */
     vsr_session_settings s;
     vsr_session_settings_default(&s);
-    s.model_path = model_path("wrong-shape-x2.pt");
+    s.model_path = test_model("wrong-shape-x2.pt");
     s.precision = VSR_PRECISION_FP32;
     vsr_session *ses = NULL;
     CHECK(vsr_session_open(&ses, &s) == VSR_ERROR_MODEL_RUN && !ses);
@@ -245,9 +208,9 @@ static void test_bad_models(void)
         const char *path;
         const char *needle1, *needle2; /* what the message must say */
     } cases[] = {
-        {model_path("bad-card.pt"), "bad-card.pt", "JSON"},
-        {model_path("no-card.pt"), "no-card.pt", "no model card"},
-        {model_path("card-bad-scale.pt"), "card-bad-scale.pt", "'scale'"},
+        {test_model("bad-card.pt"), "bad-card.pt", "JSON"},
+        {test_model("no-card.pt"), "no-card.pt", "no model card"},
+        {test_model("card-bad-scale.pt"), "card-bad-scale.pt", "'scale'"},
         {dir_pt, "missing-model.pt", NULL},
         {text_pt, "notes.pt", NULL},
     };
@@ -277,13 +240,13 @@ static void test_bad_models(void)
     CHECK(vsr_model_load(&m, NULL) == VSR_EINVAL && !m);
     CHECK(load(&m, NULL, "cpu", VSR_PRECISION_FP32, 1) == VSR_EINVAL && !m);
     CHECK(load(&m, "", "cpu", VSR_PRECISION_FP32, 1) == VSR_EINVAL && !m);
-    CHECK(load(&m, model_path("tiny-x2.pt"), "cpu", (vsr_precision)7, 1) == VSR_EINVAL && !m);
-    CHECK(load(&m, model_path("tiny-x2.pt"), "cpu", VSR_PRECISION_FP32, -1) == VSR_EINVAL && !m);
+    CHECK(load(&m, test_model("tiny-x2.pt"), "cpu", (vsr_precision)7, 1) == VSR_EINVAL && !m);
+    CHECK(load(&m, test_model("tiny-x2.pt"), "cpu", VSR_PRECISION_FP32, -1) == VSR_EINVAL && !m);
 }
 
 static void test_devices(void)
 {
-    const char *tiny = model_path("tiny-x2.pt");
+    const char *tiny = test_model("tiny-x2.pt");
     const char *cuda[] = {"cuda", "cuda:1", "cuda:0"};
     for (size_t i = 0; i < 3; i++) {
         for (int p = 0; p < 2; p++) {
@@ -339,9 +302,9 @@ static int cpu_has_flag(const char *flag)
 
 static void test_precision(void)
 {
-    const char *tiny = model_path("tiny-x2.pt");
+    const char *tiny = test_model("tiny-x2.pt");
     /* fp16 on the CPU: fp32, with one notice */
-    log_clear();
+    test_log_clear();
     vsr_session_settings s;
     vsr_session_settings_default(&s);
     s.model_path = tiny;
@@ -352,8 +315,8 @@ static void test_precision(void)
     vsr_session_info info = {.size = sizeof(info)};
     CHECK(ses && vsr_session_get_info(ses, &info) == 0);
     CHECK_MSG(info.precision == VSR_PRECISION_FP32, "fp16 on cpu runs as %s", vsr_precision_name(info.precision));
-    fprintf(stderr, "  fp16 on the CPU -> %s; log:\n%s", vsr_precision_name(info.precision), logbuf);
-    CHECK_MSG(count_substr(logbuf, "fp16") == 1 && strstr(logbuf, "fp32"), "expected one fp16 notice, log: %s", logbuf);
+    fprintf(stderr, "  fp16 on the CPU -> %s; log:\n%s", vsr_precision_name(info.precision), test_log);
+    CHECK_MSG(count_substr(test_log, "fp16") == 1 && strstr(test_log, "fp32"), "expected one fp16 notice, log: %s", test_log);
     vsr_frame *outs_fp16[2] = {0};
     CHECK(ses && run_frames(ses, 2, 24, 16, outs_fp16) == 2);
     vsr_session_close(&ses);
@@ -361,7 +324,7 @@ static void test_precision(void)
     /* auto: bf16 only on CPUs that run it fast */
     int bf16_hw = cpu_has_flag("avx512_bf16") || cpu_has_flag("amx_bf16");
     s.precision = VSR_PRECISION_AUTO;
-    log_clear();
+    test_log_clear();
     CHECK_MSG(vsr_session_open(&ses, &s) == 0, "auto: %s", vsr_last_error());
     CHECK(ses && vsr_session_get_info(ses, &info) == 0);
     fprintf(stderr, "  auto precision (avx512_bf16/amx_bf16: %s) -> %s\n", bf16_hw ? "yes" : "no",
@@ -371,7 +334,7 @@ static void test_precision(void)
     else
         CHECK_MSG(info.precision == VSR_PRECISION_FP32, "auto precision on this CPU: %s",
                   vsr_precision_name(info.precision));
-    CHECK_MSG(!strstr(logbuf, "fp16"), "auto logged an fp16 notice: %s", logbuf);
+    CHECK_MSG(!strstr(test_log, "fp16"), "auto logged an fp16 notice: %s", test_log);
     vsr_frame *outs_auto[2] = {0};
     CHECK(ses && run_frames(ses, 2, 24, 16, outs_auto) == 2);
     vsr_session_close(&ses);
@@ -411,7 +374,7 @@ static void test_precision(void)
 
 static void test_shared_and_refcount(void)
 {
-    const char *model = model_path("spatial-rf4-x2.pt");
+    const char *model = test_model("spatial-rf4-x2.pt");
     vsr_model *m = NULL;
     CHECK_MSG(load(&m, model, "cpu", VSR_PRECISION_FP32, 1) == 0, "%s", vsr_last_error());
     if (!m)
@@ -484,7 +447,7 @@ int main(void)
         return 1;
     }
     vsr_log_set_level(VSR_LOG_WARNING);
-    vsr_log_set_callback(log_cb, NULL);
+    vsr_log_set_callback(test_log_cb, NULL);
     test_cards();
     test_wrong_shape();
     test_bad_models();

@@ -16,17 +16,9 @@
 
 #include "libvsr/vsr.h"
 #include "testutil.h"
+#include "testvsr.h"
 
 static char tmpdir[256];
-
-static const char *path_in(const char *dir_env, const char *name)
-{
-    static char bufs[8][1024];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, 1024, "%s/%s", test_env(dir_env), name);
-    return b;
-}
 
 static const char *tmp_file(const char *name)
 {
@@ -73,48 +65,11 @@ static int run(vsr_session *ses, const char *in, const char *out, int pipelined,
     return vsr_upscale_file(ses, in, out, &rs, res);
 }
 
-/* Decoded pictures of two files are byte-identical, frame by frame, and
- * carry the same pts. Returns the frame count, or -1 on a difference. */
-static int64_t compare_files(const char *a, const char *b)
-{
-    vsr_input *ia = NULL, *ib = NULL;
-    if (vsr_input_open(&ia, a, NULL) < 0 || vsr_input_open(&ib, b, NULL) < 0) {
-        fprintf(stderr, "cannot open %s or %s: %s\n", a, b, vsr_last_error());
-        vsr_input_close(&ia);
-        return -1;
-    }
-    int64_t n = 0;
-    for (;;) {
-        vsr_frame *fa = NULL, *fb = NULL;
-        int ea = vsr_input_read_frame(ia, &fa), eb = vsr_input_read_frame(ib, &fb);
-        if (ea != eb) {
-            n = -1;
-        } else if (ea == 0) {
-            int same = vsr_frame_width(fa) == vsr_frame_width(fb) && vsr_frame_height(fa) == vsr_frame_height(fb) &&
-                       vsr_frame_format(fa) == vsr_frame_format(fb) && vsr_frame_pts(fa) == vsr_frame_pts(fb);
-            for (int p = 0; same && p < vsr_frame_planes(fa); p++) {
-                int rowbytes = vsr_frame_plane_width(fa, p) * (vsr_frame_bit_depth(fa) > 8 ? 2 : 1);
-                for (int y = 0; same && y < vsr_frame_plane_height(fa, p); y++)
-                    same = !memcmp(vsr_frame_data(fa, p) + y * vsr_frame_linesize(fa, p),
-                                   vsr_frame_data(fb, p) + y * vsr_frame_linesize(fb, p), rowbytes);
-            }
-            n = same ? n + 1 : -1;
-        }
-        vsr_frame_unref(&fa);
-        vsr_frame_unref(&fb);
-        if (ea != 0 || n < 0)
-            break;
-    }
-    vsr_input_close(&ia);
-    vsr_input_close(&ib);
-    return n;
-}
-
 static void test_pipelined_equals_serial(void)
 {
-    const char *tiny = path_in("VSR_TEST_MODELS", "tiny-x2.pt");
-    const char *real = path_in("VSR_MODELS_DIR", "realesr-animevideov3-x2.pt");
-    const char *clip = path_in("VSR_TEST_DATA", "long_120.mkv");
+    const char *tiny = test_path("VSR_TEST_MODELS", "tiny-x2.pt");
+    const char *real = test_path("VSR_MODELS_DIR", "realesr-animevideov3-x2.pt");
+    const char *clip = test_path("VSR_TEST_DATA", "long_120.mkv");
     struct {
         const char *model;
         int batch;
@@ -132,7 +87,7 @@ static void test_pipelined_equals_serial(void)
         CHECK_MSG(e1 == 0 && e2 == 0, "case %zu: %s", i, vsr_last_error());
         CHECK_EQ_INT(rp.frames_written, cases[i].frames);
         CHECK_EQ_INT(rs.frames_written, cases[i].frames);
-        int64_t n = compare_files(tmp_file("pipelined.mkv"), tmp_file("serial.mkv"));
+        int64_t n = test_compare_videos(tmp_file("pipelined.mkv"), tmp_file("serial.mkv"));
         CHECK_MSG(n == cases[i].frames, "case %zu (batch %d, %lld frames): outputs differ (%lld)", i,
                   cases[i].batch, (long long)cases[i].frames, (long long)n);
         vsr_session_close(&ses);
@@ -141,8 +96,8 @@ static void test_pipelined_equals_serial(void)
 
 static void test_queue_bound_with_slow_encoder(void)
 {
-    const char *tiny = path_in("VSR_TEST_MODELS", "tiny-x2.pt");
-    const char *clip = path_in("VSR_TEST_DATA", "long_120.mkv");
+    const char *tiny = test_path("VSR_TEST_MODELS", "tiny-x2.pt");
+    const char *clip = test_path("VSR_TEST_DATA", "long_120.mkv");
     vsr_session *ses = open_session(tiny, 1, NULL);
     if (!ses)
         return;
@@ -178,8 +133,8 @@ static int cancel_progress(void *user, const vsr_progress *p)
 
 static void test_cancel_from_callback(void)
 {
-    const char *tiny = path_in("VSR_TEST_MODELS", "tiny-x2.pt");
-    const char *clip = path_in("VSR_TEST_DATA", "long_120.mkv");
+    const char *tiny = test_path("VSR_TEST_MODELS", "tiny-x2.pt");
+    const char *clip = test_path("VSR_TEST_DATA", "long_120.mkv");
     for (int pipelined = 0; pipelined <= 1; pipelined++) {
         vsr_tracker *tr = NULL;
         CHECK(vsr_tracker_create(&tr, NULL) == 0);
@@ -215,8 +170,8 @@ static void test_cancel_from_callback(void)
 
 static void test_model_failure_mid_run(void)
 {
-    const char *model = path_in("VSR_TEST_MODELS", "throws-after-3.pt");
-    const char *clip = path_in("VSR_TEST_DATA", "long_120.mkv");
+    const char *model = test_path("VSR_TEST_MODELS", "throws-after-3.pt");
+    const char *clip = test_path("VSR_TEST_DATA", "long_120.mkv");
     for (int pipelined = 0; pipelined <= 1; pipelined++) {
         vsr_session *ses = open_session(model, 1, NULL);
         if (!ses)

@@ -37,31 +37,6 @@
 #include "libvsr/vsr.h"
 #include "testutil.h"
 
-static const char *model_path(const char *name)
-{
-    static char bufs[8][1024];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, 1024, "%s/%s", test_env("VSR_TEST_MODELS"), name);
-    return b;
-}
-
-static const char *real_model(void)
-{
-    static char b[1024];
-    snprintf(b, sizeof(b), "%s/realesr-animevideov3-x2.pt", test_env("VSR_MODELS_DIR"));
-    return b;
-}
-
-static const char *data_path(const char *name)
-{
-    static char b[4][1024];
-    static int next;
-    char *p = b[next++ % 4];
-    snprintf(p, 1024, "%s/%s", test_env("VSR_TEST_DATA"), name);
-    return p;
-}
-
 /* ---- per-session log capture ---- */
 
 static char slog[16384];
@@ -80,7 +55,7 @@ static void slog_cb(void *user, int level, const char *msg)
 static int decode_clip(const char *clip, int n, vsr_frame **out)
 {
     vsr_input *in = NULL;
-    if (vsr_input_open(&in, data_path(clip), NULL) < 0) {
+    if (vsr_input_open(&in, test_data(clip), NULL) < 0) {
         fprintf(stderr, "%s: %s\n", clip, vsr_last_error());
         return 0;
     }
@@ -293,7 +268,7 @@ static void test_contract(void)
 
     const char *models[] = {"tiny-x2.pt", "temporal-r2-x2.pt", "window5-center-x2.pt"};
     for (int m = 0; m < 3; m++) {
-        vsr_session *ses = open_ses(model_path(models[m]), NULL, m == 1 ? 5 : VSR_AUTO, m == 1 ? 4 : VSR_AUTO, 0,
+        vsr_session *ses = open_ses(test_model(models[m]), NULL, m == 1 ? 5 : VSR_AUTO, m == 1 ? 4 : VSR_AUTO, 0,
                                     VSR_AUTO, 0, 0);
         if (!ses)
             continue;
@@ -358,7 +333,7 @@ static void test_contract(void)
     }
 
     /* a failing model: the error sticks until reset */
-    vsr_session *ses = open_ses(model_path("throws-after-3.pt"), NULL, VSR_AUTO, VSR_AUTO, 0, VSR_AUTO, 0, 0);
+    vsr_session *ses = open_ses(test_model("throws-after-3.pt"), NULL, VSR_AUTO, VSR_AUTO, 0, VSR_AUTO, 0, 0);
     if (ses) {
         int err = 0, sent = 0;
         vsr_frame *x = NULL;
@@ -399,7 +374,7 @@ static void count_free(void *opaque)
 static void test_wrapped(void)
 {
     const int w = 37, h = 23; /* odd sizes */
-    vsr_session *ses = open_ses(model_path("spatial-rf4-x2.pt"), NULL, VSR_AUTO, VSR_AUTO, 0, VSR_AUTO, 0, 0);
+    vsr_session *ses = open_ses(test_model("spatial-rf4-x2.pt"), NULL, VSR_AUTO, VSR_AUTO, 0, VSR_AUTO, 0, 0);
     if (!ses)
         return;
     /* reference: the same picture in a library RGBF32 frame */
@@ -484,7 +459,7 @@ static void test_wrapped(void)
     vsr_frame *wq = NULL, *wq24 = NULL;
     CHECK(vsr_frame_wrap(&wq, VSR_PIXFMT_RGBF32, w, h, db, lb, count_free, (void *)(intptr_t)3) == 0);
     CHECK(vsr_frame_wrap(&wq24, VSR_PIXFMT_RGB24, w, h, d24, l24, count_free, (void *)(intptr_t)1) == 0);
-    vsr_session *tseq = open_ses(model_path("temporal-r2-x2.pt"), NULL, 8, 4, 0, VSR_AUTO, 0, 0);
+    vsr_session *tseq = open_ses(test_model("temporal-r2-x2.pt"), NULL, 8, 4, 0, VSR_AUTO, 0, 0);
     if (tseq && wq && wq24) {
         vsr_frame_set_pts(wq, 0);
         vsr_frame_set_pts(wq24, 1);
@@ -540,7 +515,7 @@ static int torch_weights(void)
              "'%s' -c \"import sys, torch; m = torch.jit.load(sys.argv[1]); "
              "print(' '.join(repr(float(v)) for v in m.conv.weight.detach().reshape(-1).tolist() + "
              "m.conv.bias.detach().reshape(-1).tolist()))\" '%s' 2>/dev/null",
-             py, model_path("tiny-x2.pt"));
+             py, test_model("tiny-x2.pt"));
     FILE *p = popen(cmd, "r");
     if (!p)
         return 0;
@@ -593,7 +568,7 @@ static void reference_tiny(const float *in, int w, int h, double W[12][3][3][3],
 
 static void test_tiny_arithmetic(void)
 {
-    vsr_session *ses = open_ses(model_path("tiny-x2.pt"), NULL, VSR_AUTO, VSR_AUTO, 0, VSR_AUTO, 0, 0);
+    vsr_session *ses = open_ses(test_model("tiny-x2.pt"), NULL, VSR_AUTO, VSR_AUTO, 0, VSR_AUTO, 0, 0);
     if (!ses)
         return;
     const int w = 9, h = 7, x0 = 4, y0 = 3;
@@ -730,7 +705,7 @@ static void test_temporal_chunks(void)
     vsr_model *m = NULL;
     vsr_session_settings ls;
     vsr_session_settings_default(&ls);
-    ls.model_path = model_path("temporal-r2-x2.pt");
+    ls.model_path = test_model("temporal-r2-x2.pt");
     ls.precision = VSR_PRECISION_FP32;
     ls.threads = 1;
     CHECK_MSG(vsr_model_load(&m, &ls) == 0, "%s", vsr_last_error());
@@ -816,7 +791,7 @@ static void test_window(void)
     enum { L = 9 };
     vsr_frame *clip[L] = {0};
     CHECK(decode_clip("long_120.mkv", L, clip) == L);
-    vsr_session *ses = open_ses(model_path("window5-center-x2.pt"), NULL, VSR_AUTO, VSR_AUTO, 0, VSR_AUTO, 0, 0);
+    vsr_session *ses = open_ses(test_model("window5-center-x2.pt"), NULL, VSR_AUTO, VSR_AUTO, 0, VSR_AUTO, 0, 0);
     if (!ses || !clip[L - 1]) {
         vsr_session_close(&ses);
         unref_all(clip, L);
@@ -928,7 +903,7 @@ static void test_memory_limit(void)
     vsr_model *m = NULL;
     vsr_session_settings ls;
     vsr_session_settings_default(&ls);
-    ls.model_path = model_path("spatial-rf4-x2.pt");
+    ls.model_path = test_model("spatial-rf4-x2.pt");
     ls.precision = VSR_PRECISION_FP32;
     ls.threads = 1;
     CHECK_MSG(vsr_model_load(&m, &ls) == 0, "%s", vsr_last_error());
@@ -995,7 +970,7 @@ static void test_memory_limit(void)
     /* "auto" settings, resolved with the first frame */
     vsr_session_settings s;
     vsr_session_settings_default(&s);
-    s.model_path = model_path("temporal-r2-x2.pt");
+    s.model_path = test_model("temporal-r2-x2.pt");
     s.precision = VSR_PRECISION_FP32;
     s.threads = 1;
     s.tile = VSR_AUTO;
@@ -1043,8 +1018,8 @@ int main(void)
     test_tiny_arithmetic();
     test_temporal_chunks();
     test_window();
-    test_tiles(model_path("spatial-rf4-x2.pt"), 4, 2, 32);
-    test_tiles(real_model(), 19, 1, 48);
+    test_tiles(test_model("spatial-rf4-x2.pt"), 4, 2, 32);
+    test_tiles(test_real_model(), 19, 1, 48);
     test_memory_limit();
     return test_result("session");
 }

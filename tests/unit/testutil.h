@@ -52,6 +52,35 @@ static inline const char *test_env(const char *name)
     return v;
 }
 
+/* NAME inside the directory that environment variable DIR_ENV names. The
+ * result lives in one of 8 rotating buffers: use it before 8 more calls. */
+static inline const char *test_path(const char *dir_env, const char *name)
+{
+    static char bufs[8][1024];
+    static int next;
+    char *b = bufs[next++ % 8];
+    snprintf(b, 1024, "%s/%s", test_env(dir_env), name);
+    return b;
+}
+
+static inline const char *test_data(const char *name)
+{
+    return test_path("VSR_TEST_DATA", name);
+}
+
+static inline const char *test_model(const char *name)
+{
+    return test_path("VSR_TEST_MODELS", name);
+}
+
+/* The converted realesr-animevideov3-x2 (its own buffer: tests keep it). */
+static inline const char *test_real_model(void)
+{
+    static char b[1024];
+    snprintf(b, sizeof(b), "%s/realesr-animevideov3-x2.pt", test_env("VSR_MODELS_DIR"));
+    return b;
+}
+
 static inline int test_result(const char *name)
 {
     fprintf(stderr, "%s: %d checks, %d failed\n", name, test_checks, test_failures);
