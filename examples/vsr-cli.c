@@ -69,6 +69,7 @@ static void usage(FILE *f)
             "      --precision P       auto (default), fp32, bf16, fp16\n"
             "      --threads N         inference threads (0 = auto)\n"
             "      --batch N|auto      frames per forward pass\n"
+            "      --cuda-graph        CUDA: replay fixed-shape passes as CUDA graphs\n"
             "Chunks and tiles:\n"
             "      --chunk N|auto      temporal chunk length (sequence models)\n"
             "      --overlap N|auto    frames shared by neighbouring chunks\n"
@@ -109,7 +110,7 @@ static void usage(FILE *f)
 }
 
 enum {
-    OPT_DEVICE = 256, OPT_PRECISION, OPT_THREADS, OPT_BATCH, OPT_CHUNK, OPT_OVERLAP, OPT_TILE, OPT_TILE_PAD,
+    OPT_DEVICE = 256, OPT_CUDA_GRAPH, OPT_PRECISION, OPT_THREADS, OPT_BATCH, OPT_CHUNK, OPT_OVERLAP, OPT_TILE, OPT_TILE_PAD,
     OPT_TILE_BLEND, OPT_CHUNK_BLEND, OPT_MEM_LIMIT, OPT_CODEC, OPT_CRF, OPT_PRESET, OPT_PIX_FMT, OPT_ENC_OPTS,
     OPT_NO_COPY, OPT_SERIAL, OPT_QUEUE, OPT_RESUME, OPT_HWDEC, OPT_MAX_FRAMES, OPT_MAX_SIZE, OPT_STATS_JSON,
     OPT_STATS_CSV, OPT_STATS_PROM, OPT_GRANULARITY, OPT_SAMPLER, OPT_REFERENCE, OPT_RECOMMEND, OPT_INFO,
@@ -121,6 +122,7 @@ static const struct option long_options[] = {
     {"output", required_argument, NULL, 'o'},
     {"model", required_argument, NULL, 'm'},
     {"device", required_argument, NULL, OPT_DEVICE},
+    {"cuda-graph", no_argument, NULL, OPT_CUDA_GRAPH},
     {"precision", required_argument, NULL, OPT_PRECISION},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"batch", required_argument, NULL, OPT_BATCH},
@@ -187,6 +189,7 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
         case 'o': c->output = optarg; break;
         case 'm': c->model = optarg; break;
         case OPT_DEVICE: c->ss.device = optarg; break;
+        case OPT_CUDA_GRAPH: c->ss.cuda_graph = 1; break;
         case OPT_PRECISION:
             bad = cli_parse_choice("--precision", optarg, precisions, 4, &choice, err, errlen);
             c->ss.precision = (vsr_precision)choice;

@@ -224,6 +224,7 @@ static int load_at(const vsr_session_settings *s, vsr_precision p, int threads, 
         .optimize = 1,
         .channels_last = p == VSR_PRECISION_BF16, /* oneDNN's bf16 kernels want NHWC */
         .cudnn_benchmark = 1,
+        .cuda_graph = s->cuda_graph,
     };
     char *card = NULL;
     char notice[256], err[768];

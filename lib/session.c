@@ -91,6 +91,7 @@ void vsr_session_settings_default(vsr_session_settings *s)
     s->tracker = NULL;
     s->log_callback = NULL;
     s->log_user = NULL;
+    s->cuda_graph = 0;
 }
 
 static int validate(const vsr_session_settings *s)

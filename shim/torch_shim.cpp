@@ -11,6 +11,9 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <c10/core/Event.h>
+#include <c10/core/StreamGuard.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 
 #include <atomic>
 #include <cstdio>
@@ -20,9 +23,11 @@
 #include <fstream>
 #include <new>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config.h"
+#include "pixel_shuffle.h"
 #include "torch_shim.h"
 
 #if VSR_HAVE_TORCH_CUDA
@@ -37,6 +42,10 @@ struct vsrt_model {
     bool channels_last = false;
     std::string device_name;
     std::atomic<int64_t> peak_device_bytes{-1};
+#if VSR_HAVE_TORCH_CUDA
+    vsrt_graph_cache *graphs = nullptr;
+    ~vsrt_model() { vsrt_graph_cache_free(graphs); }
+#endif
 };
 
 struct vsrt_result {
@@ -82,6 +91,20 @@ bool looks_like_oom(const std::string &what)
     return what.find("out of memory") != std::string::npos ||
            what.find("can't allocate memory") != std::string::npos ||
            what.find("Tried to allocate") != std::string::npos;
+}
+
+/* The inference passes pay off when oneDNN convolutions outnumber the
+ * changes into oneDNN's layout (see vsrt_load). */
+bool worth_onednn(torch::jit::Module &opt)
+{
+    static const c10::Symbol conv = c10::Symbol::fromQualString("prim::mkldnn_convolution");
+    static const c10::Symbol into = c10::Symbol::fromQualString("aten::to_mkldnn");
+    int convs = 0, changes = 0;
+    for (torch::jit::Node *n : opt.get_method("forward").graph()->nodes()) {
+        convs += n->kind() == conv;
+        changes += n->kind() == into;
+    }
+    return convs > changes;
 }
 
 int64_t now_ns()
@@ -215,6 +238,18 @@ extern "C" int vsrt_load(const vsrt_load_options *o, vsrt_model **out, char **ca
                     "precision fp16 is for CUDA devices; running on the CPU in fp32 instead");
             precision = VSRT_FP32;
         }
+        if (o->cuda_graph && !m->device.is_cuda()) {
+            set_msg(err, err_len, "cuda_graph: CUDA graphs are for CUDA devices, and the model runs on " +
+                                      m->device_name);
+            delete m;
+            return VSRT_E_INVAL;
+        }
+        if (o->cuda_graph && !VSR_HAVE_TORCH_CUDA) {
+            set_msg(err, err_len, "cuda_graph: this libvsr was built without CUDA libtorch support "
+                                  "(rebuild with meson -Dtorch_dir=<CUDA libtorch> -Dtorch_cuda=true)");
+            delete m;
+            return VSRT_E_INVAL;
+        }
         m->precision = precision;
         m->dtype = precision == VSRT_BF16 ? torch::kBFloat16
                  : precision == VSRT_FP16 ? torch::kHalf
@@ -246,22 +281,39 @@ extern "C" int vsrt_load(const vsrt_load_options *o, vsrt_model **out, char **ca
         if (o->optimize) {
             /* Freezing inlines weights as constants and folds what it can;
              * a model that mutates its own state may refuse: keep it
-             * unfrozen then. */
+             * unfrozen then (and without the inference passes). */
             try {
-                mod = torch::jit::freeze(mod);
+                torch::jit::Module loaded = mod;
+                mod = torch::jit::freeze(loaded);
+                /* Then the inference passes: on CPU they move runs of
+                 * convolutions into oneDNN's blocked layout, with a layout
+                 * change at each end. That made realesr-animevideov3
+                 * (18 convolutions) about 30% faster here, and the tiny
+                 * one-convolution test model 1.6x slower at 320x180 (two
+                 * layout changes, nothing saved between them): keep the
+                 * passes only where a run holds several convolutions. The
+                 * rule is fixed rather than timed at load, so the same
+                 * model gives the same output on every run. The passes
+                 * rewrite the graph they are given, hence a second freeze.
+                 * A model they cannot handle keeps its frozen graph. */
+                try {
+                    torch::jit::Module second = torch::jit::freeze(loaded);
+                    torch::jit::Module opt = torch::jit::optimize_for_inference(second);
+                    if (m->device.is_cuda() || worth_onednn(opt))
+                        mod = opt;
+                } catch (const std::exception &) {
+                }
             } catch (const std::exception &) {
             }
-            /* Then the inference passes: on CPU they move convolutions to
-             * oneDNN's blocked layout between layers, which made
-             * realesr-animevideov3 about 30% faster here (docs/performance.md).
-             * A model they cannot handle keeps its frozen graph. */
-            try {
-                mod = torch::jit::optimize_for_inference(mod);
-            } catch (const std::exception &) {
-            }
+            if (!m->device.is_cuda())
+                vsrt_use_fast_pixel_shuffle(mod);
         }
         m->module = mod;
         m->channels_last = o->channels_last != 0;
+#if VSR_HAVE_TORCH_CUDA
+        if (o->cuda_graph)
+            m->graphs = vsrt_graph_cache_new();
+#endif
     } catch (const c10::Error &e) {
         set_msg(err, err_len, "model '" + path + "': " + one_line(e.what_without_backtrace()));
         std::free(*card);
@@ -299,6 +351,121 @@ extern "C" int vsrt_is_cuda(const vsrt_model *m)
     return m->device.is_cuda() ? 1 : 0;
 }
 
+namespace {
+
+torch::Tensor run_module(vsrt_model *m, const torch::Tensor &x)
+{
+    torch::jit::IValue yv = m->module.forward({x});
+    if (!yv.isTensor())
+        throw std::runtime_error("the model returned " + yv.tagKind() + ", not a tensor");
+    return yv.toTensor();
+}
+
+void wait_event(const c10::Event &e)
+{
+    /* c10::Event (1.13) has no blocking wait; its query is cheap. */
+    while (!e.query())
+        std::this_thread::sleep_for(std::chrono::microseconds(20));
+}
+
+/*
+ * CUDA: the batch goes through in pieces of one item so that copies
+ * overlap compute. Uploads and downloads run on a stream of their own,
+ * taken from libtorch's pool; the model runs on the thread's current
+ * stream. Events order them: piece i computes only after its upload, and
+ * is downloaded only after its compute, while piece i+1 uploads and piece
+ * i-1 downloads. Only device-generic c10 calls are used, so this compiles
+ * against a CPU-only libtorch and is chosen when the model is on CUDA.
+ *
+ * The timing is the critical path: upload until the first piece can
+ * compute, compute until the last piece is done, and the download tail.
+ */
+torch::Tensor forward_cuda(vsrt_model *m, const torch::Tensor &host_in, float lo, float hi, vsrt_timing *t)
+{
+    c10::impl::VirtualGuardImpl impl(c10::DeviceType::CUDA);
+    c10::Stream compute = impl.getStream(m->device);
+    c10::Stream copy = impl.getStreamFromGlobalPool(m->device);
+    int64_t batch = host_in.size(0);
+    /* Device tensors stay referenced until the copy stream is drained:
+     * the caching allocator must not hand them out while another stream
+     * may still read them. */
+    std::vector<torch::Tensor> keep;
+    std::vector<c10::Event> events;
+    events.reserve((size_t)batch * 2);
+    torch::Tensor out;
+    int64_t t0 = now_ns();
+    for (int64_t i = 0; i < batch; i++) {
+        torch::Tensor x;
+        {
+            c10::StreamGuard on_copy(copy);
+            /* pinned source (vsrt_host_alloc): an asynchronous copy */
+            x = host_in.narrow(0, i, 1).to(m->device, torch::kFloat, /*non_blocking=*/true);
+        }
+        events.emplace_back(c10::DeviceType::CUDA);
+        events.back().record(copy);
+        events.back().block(compute);
+        keep.push_back(x);
+        torch::Tensor xin = m->dtype != torch::kFloat ? x.to(m->dtype) : x;
+        if (m->channels_last && xin.dim() == 4)
+            xin = xin.contiguous(at::MemoryFormat::ChannelsLast);
+#if VSR_HAVE_TORCH_CUDA
+        torch::Tensor y = m->graphs ? vsrt_graph_forward(m->graphs, m->module, xin) : run_module(m, xin);
+#else
+        torch::Tensor y = run_module(m, xin);
+#endif
+        y = y.to(torch::kFloat).clamp_(lo, hi).contiguous();
+        if (!out.defined()) {
+            std::vector<int64_t> dims(y.sizes().begin(), y.sizes().end());
+            if (dims.empty() || dims[0] != 1)
+                throw std::runtime_error("the model's output does not keep the batch dimension");
+            dims[0] = batch;
+            out = torch::empty(dims, torch::TensorOptions().dtype(torch::kFloat).pinned_memory(true));
+        } else if (y.sizes().slice(1) != out.sizes().slice(1)) {
+            throw std::runtime_error("the model's output shape changed between items of one batch");
+        }
+        events.emplace_back(c10::DeviceType::CUDA);
+        events.back().record(compute);
+        events.back().block(copy);
+        keep.push_back(y);
+        c10::StreamGuard on_copy(copy);
+        out.narrow(0, i, 1).copy_(y, /*non_blocking=*/true);
+    }
+    wait_event(events[0]);
+    int64_t t1 = now_ns();
+    wait_event(events.back());
+    int64_t t2 = now_ns();
+    copy.synchronize();
+    int64_t t3 = now_ns();
+    t->upload_ns = t1 - t0;
+    t->infer_ns = t2 - t1;
+    t->download_ns = t3 - t2;
+    return out;
+}
+
+torch::Tensor forward_cpu(vsrt_model *m, const torch::Tensor &host_in, float lo, float hi, vsrt_timing *t)
+{
+    int64_t t0 = now_ns();
+    torch::Tensor x = host_in;
+    if (m->dtype != torch::kFloat)
+        x = x.to(m->dtype);
+    if (m->channels_last && x.dim() == 4)
+        x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    int64_t t1 = now_ns();
+    torch::Tensor y = run_module(m, x);
+    int64_t t2 = now_ns();
+    y = y.to(torch::kFloat).contiguous();
+    /* the result must own its memory: the input belongs to the caller */
+    if (y.is_alias_of(host_in))
+        y = y.clone();
+    y.clamp_(lo, hi);
+    int64_t t3 = now_ns();
+    t->upload_ns = t1 - t0;
+    t->infer_ns = t2 - t1;
+    t->download_ns = t3 - t2;
+    return y;
+}
+}
+
 extern "C" int vsrt_forward(vsrt_model *m, const float *input, const int64_t *shape, int ndim,
                             float lo, float hi, vsrt_result **res, vsrt_timing *timing,
                             char *err, size_t err_len)
@@ -317,30 +484,8 @@ extern "C" int vsrt_forward(vsrt_model *m, const float *input, const int64_t *sh
          * frozen graph runs best as it is. The guard is scoped. */
         torch::jit::GraphOptimizerEnabledGuard no_profiling(false);
         std::vector<int64_t> dims(shape, shape + ndim);
-        int64_t t0 = now_ns();
         torch::Tensor x = torch::from_blob(const_cast<float *>(input), dims, torch::kFloat);
-        if (m->device.is_cuda())
-            x = x.to(m->device, m->dtype, /*non_blocking=*/true);
-        else if (m->dtype != torch::kFloat)
-            x = x.to(m->dtype);
-        if (m->channels_last && ndim == 4)
-            x = x.contiguous(at::MemoryFormat::ChannelsLast);
-        int64_t t1 = now_ns();
-        torch::jit::IValue yv = m->module.forward({x});
-        if (!yv.isTensor())
-            throw std::runtime_error("the model returned " + yv.tagKind() + ", not a tensor");
-        torch::Tensor y = yv.toTensor();
-        if (m->device.is_cuda())
-            torch::cuda::synchronize(m->device.index());
-        int64_t t2 = now_ns();
-        y = y.to(torch::kCPU, torch::kFloat).contiguous();
-        if (!y.is_contiguous() || y.data_ptr() == x.data_ptr())
-            y = y.clone();
-        y.clamp_(lo, hi);
-        int64_t t3 = now_ns();
-        t.upload_ns = t1 - t0;
-        t.infer_ns = t2 - t1;
-        t.download_ns = t3 - t2;
+        torch::Tensor y = m->device.is_cuda() ? forward_cuda(m, x, lo, hi, &t) : forward_cpu(m, x, lo, hi, &t);
         auto *r = new vsrt_result();
         r->tensor = y;
         r->shape.assign(y.sizes().begin(), y.sizes().end());

@@ -37,6 +37,7 @@ typedef struct vsrt_load_options {
     int optimize;         /* freeze + optimise for inference at load */
     int channels_last;    /* 1 = feed NHWC-strided tensors (4-D inputs only) */
     int cudnn_benchmark;  /* CUDA: let cuDNN pick the fastest algorithm for fixed shapes */
+    int cuda_graph;       /* CUDA: capture fixed-shape passes as CUDA graphs and replay them */
 } vsrt_load_options;
 
 /* Load a TorchScript file, and its libvsr.json extra file into *card
@@ -46,6 +47,7 @@ typedef struct vsrt_load_options {
 int vsrt_load(const vsrt_load_options *o, vsrt_model **out, char **card,
               char *notice, size_t notice_len, char *err, size_t err_len);
 void vsrt_free(vsrt_model *m);
+
 
 /* What the loaded model really runs on: "cpu" or "cuda:N", and the precision. */
 const char *vsrt_device_name(const vsrt_model *m);

@@ -80,6 +80,8 @@ typedef struct vsr_session_settings {
     vsr_tracker *tracker;    /**< optional; the session keeps a reference */
     vsr_log_callback log_callback; /**< optional per-session log sink (NULL = the global one) */
     void *log_user;
+    int cuda_graph;          /**< CUDA: capture fixed-shape forward passes as CUDA graphs and replay
+                                  them (needs libvsr built against a CUDA libtorch); default 0 */
 } vsr_session_settings;
 
 VSR_API void vsr_session_settings_default(vsr_session_settings *s);

@@ -226,6 +226,18 @@ def test_bad_model(cli, data_dir, test_models, tmp_path, model):
     assert_no_output(out)
 
 
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_cuda_graph_needs_a_cuda_device(cli, data_dir, test_models, tmp_path, device):
+    """--cuda-graph on the CPU, or with no GPU, is refused with a reason
+    before anything is written (no GPU here, and none in CI)."""
+    out = str(tmp_path / "out.mkv")
+    p = run_cli(cli, ["-i", clip(data_dir, "real_h264.mp4"), "-o", out, "-m", tmodel(test_models, "tiny-x2.pt"),
+                      "--device", device, "--cuda-graph"], expect=(1, 2))
+    want = "CUDA graphs are for CUDA devices" if device == "cpu" else "device 'cuda' is not available"
+    assert want in p.stderr, f"unclear refusal of --cuda-graph on {device}:\n{p.stderr}"
+    assert_no_output(out)
+
+
 def test_output_in_missing_directory(cli, data_dir, test_models):
     out = "/nonexistent/dir/out.mkv"
     assert not os.path.exists("/nonexistent")
