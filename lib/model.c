@@ -259,12 +259,16 @@ static int load_at(const vsr_session_settings *s, vsr_precision p, int threads, 
 }
 
 /* Check pass plus sizing measurements: memory per pixel from the first
- * pass, time per pixel from the fastest of `timed_passes` more (the first
- * pass includes one-time set-up, so it is not timed). */
-static int check_and_measure(vsr_model *m, int timed_passes)
+ * pass (64x64), time per pixel from the fastest of `timed_passes` more at
+ * timed_side x timed_side (the first pass includes one-time set-up, so it
+ * is not timed). The fp32/bf16 choice times at 160x160: at 64x64 fixed
+ * costs hide the per-pixel ones (the tiny test model measured bf16 1.4x
+ * faster there and ran 3x slower in it at 320x180). */
+static int check_and_measure(vsr_model *m, int timed_passes, int timed_side)
 {
     int mult = m->card.size_multiple > 0 ? m->card.size_multiple : 1;
     int side = (64 + mult - 1) / mult * mult;
+    int tside = (timed_side + mult - 1) / mult * mult;
     int64_t ns = 0, mem = -1;
     int err = run_check(m, side, &ns, &mem);
     if (err < 0)
@@ -275,12 +279,13 @@ static int check_and_measure(vsr_model *m, int timed_passes)
     double floor_bpp = 4.0 * 3 * (1 + m->card.scale * m->card.scale);
     m->bytes_per_pixel = mem > 0 ? fmax(1.25 * mem / px, floor_bpp) : 64 * floor_bpp;
     m->ns_per_pixel = ns / px;
+    double tpx = (double)tside * tside * frames;
     for (int i = 0; i < timed_passes; i++) {
-        err = run_check(m, side, &ns, NULL);
+        err = run_check(m, tside, &ns, NULL);
         if (err < 0)
             return err;
-        if (i == 0 || ns / px < m->ns_per_pixel)
-            m->ns_per_pixel = ns / px;
+        if (i == 0 || ns / tpx < m->ns_per_pixel)
+            m->ns_per_pixel = ns / tpx;
     }
     return 0;
 }
@@ -356,7 +361,7 @@ int vsr_model_load(vsr_model **out, const vsr_session_settings *settings)
     if (want != VSR_PRECISION_AUTO) {
         err = load_at(&s, want, threads, &m);
         if (err >= 0)
-            err = check_and_measure(m, 1);
+            err = check_and_measure(m, 1, 64);
     } else if (!cpu) {
         /* CUDA (or "auto" device): fp16 on a GPU, fp32 if it ends up on the CPU */
         err = load_at(&s, VSR_PRECISION_FP16, threads, &m);
@@ -365,22 +370,22 @@ int vsr_model_load(vsr_model **out, const vsr_session_settings *settings)
             err = load_at(&s, VSR_PRECISION_FP32, threads, &m);
         }
         if (err >= 0)
-            err = check_and_measure(m, 1);
+            err = check_and_measure(m, 1, 64);
     } else if (remembered(s.model_path, threads, &want)) {
         err = load_at(&s, want, threads, &m);
         if (err >= 0)
-            err = check_and_measure(m, 1);
+            err = check_and_measure(m, 1, 64);
     } else {
         vsri_sysinfo si;
         int bf16_hw = vsri_sysinfo_get(&si) >= 0 && (si.has_avx512_bf16 || si.has_amx_bf16);
         err = load_at(&s, VSR_PRECISION_FP32, threads, &m);
         if (err >= 0)
-            err = check_and_measure(m, 2);
+            err = check_and_measure(m, 2, 160);
         if (err >= 0 && bf16_hw) {
             vsr_model *b = NULL;
             int berr = load_at(&s, VSR_PRECISION_BF16, threads, &b);
             if (berr >= 0)
-                berr = check_and_measure(b, 2);
+                berr = check_and_measure(b, 2, 160);
             if (berr >= 0 && b->ns_per_pixel * BF16_MIN_SPEEDUP < m->ns_per_pixel) {
                 vsri_log(VSR_LOG_INFO, "model '%s': bf16 %.1f ns/px vs fp32 %.1f ns/px: using bf16",
                          s.model_path, b->ns_per_pixel, m->ns_per_pixel);

@@ -342,6 +342,7 @@ class vsr_session_settings(Structure):
         ("tracker", c_void_p),  # vsr_tracker *
         ("log_callback", LOG_CALLBACK),
         ("log_user", c_void_p),
+        ("cuda_graph", c_int),
     ]
 
 

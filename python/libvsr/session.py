@@ -105,7 +105,7 @@ class Recommendation:
 
 _SESSION_KEYS = ("model_path", "model", "device", "precision", "threads", "batch", "chunk",
                  "overlap", "tile", "tile_pad", "tile_blend", "chunk_blend", "mem_limit", "tracker",
-                 "log_callback")
+                 "log_callback", "cuda_graph")
 
 
 def _session_settings(keep, **kw):
@@ -125,7 +125,7 @@ def _session_settings(keep, **kw):
             s.tracker = v._handle()
         elif k == "precision":
             s.precision = int(precision(v))
-        elif k in ("tile_blend", "chunk_blend"):
+        elif k in ("tile_blend", "chunk_blend", "cuda_graph"):
             setattr(s, k, 1 if v else 0)
         elif k == "log_callback":
             pass  # installed by Session
@@ -177,7 +177,7 @@ class Session(_handles.Handle):
     Keyword settings mirror vsr_session_settings: model_path or model (a
     Model), device, precision ('auto', 'fp32', 'bf16', 'fp16'), threads,
     batch, chunk, overlap, tile, tile_pad ('auto' where the C API takes
-    VSR_AUTO), tile_blend, chunk_blend, mem_limit, tracker (a Tracker),
+    VSR_AUTO), tile_blend, chunk_blend, cuda_graph, mem_limit, tracker (a Tracker),
     log_callback (callable(level, message) for this session's messages).
     """
 
