@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "config.h"
-#include "pixel_shuffle.h"
+#include "fast_ops.h"
 #include "torch_shim.h"
 
 #if VSR_HAVE_TORCH_CUDA
@@ -305,8 +305,11 @@ extern "C" int vsrt_load(const vsrt_load_options *o, vsrt_model **out, char **ca
                 }
             } catch (const std::exception &) {
             }
-            if (!m->device.is_cuda())
-                vsrt_use_fast_pixel_shuffle(mod);
+            /* VSR_FAST_OPS=0 keeps libtorch's own operators: the A/B
+             * switch of bench/fast-ops */
+            const char *fast = std::getenv("VSR_FAST_OPS");
+            if (!m->device.is_cuda() && !(fast && std::strcmp(fast, "0") == 0))
+                vsrt_use_fast_ops(mod);
         }
         m->module = mod;
         m->channels_last = o->channels_last != 0;

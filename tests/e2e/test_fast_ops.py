@@ -1,7 +1,7 @@
-"""libvsr's pixel shuffle (shim/pixel_shuffle.cpp), which loaded models use
-instead of libtorch's on the CPU, against torch.nn.functional.pixel_shuffle:
-the same values, shapes and dtype for every factor, size and dtype models
-use, and libtorch's own result where it hands over (non-contiguous input)."""
+"""libvsr's pixel shuffle (shim/fast_ops.cpp), which loaded models use
+instead of libtorch's on the CPU, against torch's own: the same values
+(bit for bit), shapes and dtype for the factors, sizes and dtypes models
+use, and libtorch's own result where it hands over."""
 import ctypes
 import os
 
@@ -42,3 +42,4 @@ def test_bad_channel_count_is_an_error_not_a_crash(vsr_ops):
     x = torch.rand(1, 6, 4, 4)  # 6 is not a multiple of 2*2
     with pytest.raises(RuntimeError):
         vsr_ops.pixel_shuffle(x, 2)
+

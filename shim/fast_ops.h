@@ -1,0 +1,11 @@
+/* Faster CPU versions of slow libtorch operators (fast_ops.cpp). */
+#ifndef VSR_FAST_OPS_H
+#define VSR_FAST_OPS_H
+
+#include <torch/script.h>
+
+/* Send the module's aten::pixel_shuffle calls to the vsr:: version;
+ * returns how many were rewritten. */
+int vsrt_use_fast_ops(torch::jit::Module &module);
+
+#endif
