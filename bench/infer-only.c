@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include <libvsr/vsr.h>
+#include "heap.h"
 
 enum { TRACKER_OFF = 0, TRACKER_ON = 1, TRACKER_AB = 2, TRACKER_MICRO = 3 };
 
@@ -429,6 +430,7 @@ static int tracker_micro(const options *o)
 
 int main(int argc, char **argv)
 {
+    app_keep_large_blocks();
     options o;
     int r = parse_args(&o, argc, argv);
     if (r != 0)

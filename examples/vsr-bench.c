@@ -27,6 +27,7 @@
 
 #include "cli_options.h"
 #include "json.h"
+#include "heap.h"
 
 #define EXIT_RUN_FAILED 1
 #define EXIT_USAGE 2
@@ -2156,6 +2157,7 @@ static void free_runner(runner *rn)
 
 int main(int argc, char **argv)
 {
+    app_keep_large_blocks();
     const char *config = NULL, *outdir = NULL, *input = NULL, *model = NULL, *plot_script = NULL, *python = NULL;
     int check_only = 0, recommend = 0, no_charts = 0;
     int64_t iter_override = -1, warm_override = -1;

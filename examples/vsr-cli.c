@@ -19,6 +19,7 @@
 #include <libvsr/vsr.h>
 
 #include "cli_options.h"
+#include "heap.h"
 
 #ifndef VSR_DATADIR
 #define VSR_DATADIR "/usr/local/share/libvsr"
@@ -400,6 +401,7 @@ static int export_stats(const cli *c, vsr_tracker *tr)
 
 int main(int argc, char **argv)
 {
+    app_keep_large_blocks();
     stderr_is_tty = isatty(2);
     if (vsr_version() >> 8 != VSR_API_VERSION >> 8) {
         fprintf(stderr, "vsr-cli: built for libvsr %d.%d but runs with %s\n", VSR_API_VERSION_MAJOR,
