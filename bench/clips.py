@@ -148,7 +148,7 @@ def program(build, rel):
 
 
 def _own_test_model(name, path):
-    """Build tiny-x2 or temporal-r2-x2 here, the way tools/make_test_models.py does."""
+    """Build tiny-x2, tiny-smooth-x2 or temporal-r2-x2 here, the way tools/make_test_models.py does."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -159,6 +159,11 @@ def _own_test_model(name, path):
         net = nn.Sequential(nn.Conv2d(3, 12, 3, padding=1), nn.PixelShuffle(2)).eval()
         m = torch.jit.trace(net, torch.rand(1, 3, 16, 16))
         card = modelcard.make_card("tiny-x2", 2, rf_spatial=1, license="CC0-1.0",
+                                   source="synthetic test model", converter="bench/clips.py")
+    elif name == "tiny-smooth-x2":
+        from make_test_models import TinySmoothX2
+        m = torch.jit.script(TinySmoothX2().eval())
+        card = modelcard.make_card("tiny-smooth-x2", 2, rf_spatial=1, license="CC0-1.0",
                                    source="synthetic test model", converter="bench/clips.py")
     elif name == "temporal-r2-x2":
         class Temporal(nn.Module):
@@ -189,7 +194,7 @@ def _own_test_model(name, path):
 
 
 def test_model(name, build, tmpdir, given_dir=None):
-    """Path of a test model (tiny-x2, temporal-r2-x2): --models DIR, then
+    """Path of a test model (tiny-x2, tiny-smooth-x2, temporal-r2-x2): --models DIR, then
     BUILD/tests/models (made by the build), then tools/make_test_models.py
     into tmpdir, then a copy built here."""
     fname = name + ".pt"

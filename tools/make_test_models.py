@@ -64,6 +64,39 @@ def upscale_conv_init(conv, scale, sharpen=0.1, noise=0.01, seed=0):
             conv.bias.zero_()
 
 
+def bilinear_conv_init(conv):
+    """Weights of a Conv2d(3, 12, 3) followed by PixelShuffle(2) that make a
+    bilinear x2 upscale (half-pixel centres): output sub-pixel (i, j) mixes
+    the input rows and columns around it with weights 3/4 and 1/4."""
+    taps = ([0.25, 0.75, 0.0], [0.0, 0.75, 0.25])  # i or j = 0 leans up/left, 1 down/right
+    w = torch.zeros(conv.weight.shape)
+    for c in range(3):
+        for i in range(2):
+            for j in range(2):
+                w[c * 4 + i * 2 + j, c] = torch.outer(torch.tensor(taps[i]), torch.tensor(taps[j]))
+    with torch.no_grad():
+        conv.weight.copy_(w)
+        conv.bias.zero_()
+
+
+class TinySmoothX2(nn.Module):
+    """Same shape and cost as TinyX2, but a smooth (bilinear) upscale: its
+    output costs an encoder about what ffmpeg's lanczos output does, which
+    bench/compare-peers needs for its I/O floor to be the same work. (The
+    sharpened, noisy TinyX2 output took x264 1.16x longer at crf 18.) Zero
+    padding, as libtorch 1.13 has no bf16 replication pad: the outermost
+    output pixels fade to 3/4."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 12, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(2)
+        bilinear_conv_init(self.conv)
+
+    def forward(self, x):
+        return self.shuffle(self.conv(x))
+
+
 class TinyX2(nn.Module):
     def __init__(self):
         super().__init__()
@@ -288,6 +321,7 @@ def build(out):
         return m
 
     put("tiny-x2.pt", TinyX2(), card("tiny-x2", rf_spatial=1))
+    put("tiny-smooth-x2.pt", TinySmoothX2(), card("tiny-smooth-x2", rf_spatial=1))
     put("spatial-rf4-x2.pt", SpatialRF4(), card("spatial-rf4-x2", rf_spatial=4))
     put("temporal-r2-x2.pt", TemporalR2(),
         card("temporal-r2-x2", frames_in=0, rf_spatial=2, rf_temporal=2))
