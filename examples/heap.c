@@ -14,6 +14,6 @@ void app_keep_large_blocks(void)
 #ifdef M_MMAP_THRESHOLD
     /* failure leaves glibc's defaults: slower, not wrong */
     (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    (void)mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    (void)mallopt(M_TRIM_THRESHOLD, 128 << 20);
 #endif
 }

@@ -12,7 +12,8 @@
  * top), so every layer's output is page-faulted and zeroed anew: measured
  * here, realesr-animevideov3 in bf16 at 320x180 ran a pass in 0.28 s that
  * way and in 0.19 s with blocks of up to 32 MB (glibc's largest threshold)
- * kept in the heap and up to 1 GB of free heap kept mapped. */
+ * kept in the heap and up to 128 MB of free heap kept mapped (1 GB was no
+ * faster, and let peak memory creep up over long runs). */
 void app_keep_large_blocks(void);
 
 #endif
