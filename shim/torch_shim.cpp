@@ -397,41 +397,49 @@ torch::Tensor forward_cuda(vsrt_model *m, const torch::Tensor &host_in, float lo
     events.reserve((size_t)batch * 2);
     torch::Tensor out;
     int64_t t0 = now_ns();
-    for (int64_t i = 0; i < batch; i++) {
-        torch::Tensor x;
-        {
-            c10::StreamGuard on_copy(copy);
-            /* pinned source (vsrt_host_alloc): an asynchronous copy */
-            x = host_in.narrow(0, i, 1).to(m->device, torch::kFloat, /*non_blocking=*/true);
-        }
-        events.emplace_back(c10::DeviceType::CUDA);
-        events.back().record(copy);
-        events.back().block(compute);
-        keep.push_back(x);
-        torch::Tensor xin = m->dtype != torch::kFloat ? x.to(m->dtype) : x;
-        if (m->channels_last && xin.dim() == 4)
-            xin = xin.contiguous(at::MemoryFormat::ChannelsLast);
+    try {
+        for (int64_t i = 0; i < batch; i++) {
+            torch::Tensor x;
+            {
+                c10::StreamGuard on_copy(copy);
+                /* pinned source (vsrt_host_alloc): an asynchronous copy */
+                x = host_in.narrow(0, i, 1).to(m->device, torch::kFloat, /*non_blocking=*/true);
+            }
+            events.emplace_back(c10::DeviceType::CUDA);
+            events.back().record(copy);
+            events.back().block(compute);
+            keep.push_back(x);
+            torch::Tensor xin = m->dtype != torch::kFloat ? x.to(m->dtype) : x;
+            if (m->channels_last && xin.dim() == 4)
+                xin = xin.contiguous(at::MemoryFormat::ChannelsLast);
 #if VSR_HAVE_TORCH_CUDA
-        torch::Tensor y = m->graphs ? vsrt_graph_forward(m->graphs, m->module, xin) : run_module(m, xin);
+            torch::Tensor y = m->graphs ? vsrt_graph_forward(m->graphs, m->module, xin) : run_module(m, xin);
 #else
-        torch::Tensor y = run_module(m, xin);
+            torch::Tensor y = run_module(m, xin);
 #endif
-        y = y.to(torch::kFloat).clamp_(lo, hi).contiguous();
-        if (!out.defined()) {
-            std::vector<int64_t> dims(y.sizes().begin(), y.sizes().end());
-            if (dims.empty() || dims[0] != 1)
-                throw std::runtime_error("the model's output does not keep the batch dimension");
-            dims[0] = batch;
-            out = torch::empty(dims, torch::TensorOptions().dtype(torch::kFloat).pinned_memory(true));
-        } else if (y.sizes().slice(1) != out.sizes().slice(1)) {
-            throw std::runtime_error("the model's output shape changed between items of one batch");
+            y = y.to(torch::kFloat).clamp_(lo, hi).contiguous();
+            if (!out.defined()) {
+                std::vector<int64_t> dims(y.sizes().begin(), y.sizes().end());
+                if (dims.empty() || dims[0] != 1)
+                    throw std::runtime_error("the model's output does not keep the batch dimension");
+                dims[0] = batch;
+                out = torch::empty(dims, torch::TensorOptions().dtype(torch::kFloat).pinned_memory(true));
+            } else if (y.sizes().slice(1) != out.sizes().slice(1)) {
+                throw std::runtime_error("the model's output shape changed between items of one batch");
+            }
+            events.emplace_back(c10::DeviceType::CUDA);
+            events.back().record(compute);
+            events.back().block(copy);
+            keep.push_back(y);
+            c10::StreamGuard on_copy(copy);
+            out.narrow(0, i, 1).copy_(y, /*non_blocking=*/true);
         }
-        events.emplace_back(c10::DeviceType::CUDA);
-        events.back().record(compute);
-        events.back().block(copy);
-        keep.push_back(y);
-        c10::StreamGuard on_copy(copy);
-        out.narrow(0, i, 1).copy_(y, /*non_blocking=*/true);
+    } catch (...) {
+        /* in-flight copies and kernels may still use the tensors about to
+         * be released: let them finish before the allocator reuses them */
+        copy.synchronize();
+        compute.synchronize();
+        throw;
     }
     wait_event(events[0]);
     int64_t t1 = now_ns();

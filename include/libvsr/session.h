@@ -65,7 +65,7 @@ typedef struct vsr_session_settings {
     uint32_t size;           /**< set by vsr_session_settings_default() */
     const char *model_path;  /**< TorchScript file with an embedded libvsr.json */
     vsr_model *model;        /**< or an already loaded, shared model (then model_path, device,
-                                  precision and threads are taken from it) */
+                                  precision, threads and cuda_graph are taken from it) */
     const char *device;      /**< "cpu" (default), "cuda", "cuda:N", or "auto" */
     vsr_precision precision; /**< default VSR_PRECISION_AUTO */
     int threads;             /**< intra-op threads for inference; 0 = auto (default) */
