@@ -35,14 +35,6 @@ struct captured {
     torch::Tensor in, out;
 };
 
-torch::Tensor run(torch::jit::Module &module, const torch::Tensor &x)
-{
-    torch::jit::IValue y = module.forward({x});
-    if (!y.isTensor())
-        throw std::runtime_error("the model returned " + y.tagKind() + ", not a tensor");
-    return y.toTensor();
-}
-
 /* Warm-up passes before capture: cuDNN's benchmark search and the
  * allocator's first allocations must not happen inside the capture. */
 constexpr int warmup_passes = 3;
@@ -95,10 +87,10 @@ static captured *capture(vsrt_graph_cache *c, torch::jit::Module &module, const 
     {
         c10::cuda::CUDAStreamGuard on_side(side);
         for (int i = 0; i < warmup_passes; i++)
-            run(module, g->in);
+            vsrt_module_forward(module, g->in);
         g->graph.capture_begin();
         try {
-            g->out = run(module, g->in);
+            g->out = vsrt_module_forward(module, g->in);
         } catch (...) {
             /* leave the stream out of capture mode before reporting */
             cudaGraph_t partial = nullptr;
@@ -136,7 +128,7 @@ torch::Tensor vsrt_graph_forward(vsrt_graph_cache *c, torch::jit::Module &module
         }
     }
     if (!g)
-        return run(module, x);
+        return vsrt_module_forward(module, x);
     g->in.copy_(x);
     g->graph.replay();
     /* the graph overwrites its output at the next replay: hand out a copy

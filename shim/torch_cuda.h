@@ -9,6 +9,10 @@
 
 #include <torch/script.h>
 
+/* The module's forward on x, checked to return a tensor (torch_shim.cpp;
+ * the graph capture below runs the model through it too). */
+torch::Tensor vsrt_module_forward(torch::jit::Module &module, const torch::Tensor &x);
+
 /* Peak bytes allocated by libtorch's CUDA caching allocator on a device. */
 int64_t vsrt_cuda_allocator_peak(int device);
 

@@ -28,11 +28,8 @@
 
 #include "config.h"
 #include "fast_ops.h"
+#include "torch_cuda.h" /* no CUDA headers: its definitions need -Dtorch_cuda */
 #include "torch_shim.h"
-
-#if VSR_HAVE_TORCH_CUDA
-#include "torch_cuda.h"
-#endif
 
 struct vsrt_model {
     torch::jit::Module module;
@@ -354,15 +351,15 @@ extern "C" int vsrt_is_cuda(const vsrt_model *m)
     return m->device.is_cuda() ? 1 : 0;
 }
 
-namespace {
-
-torch::Tensor run_module(vsrt_model *m, const torch::Tensor &x)
+torch::Tensor vsrt_module_forward(torch::jit::Module &module, const torch::Tensor &x)
 {
-    torch::jit::IValue yv = m->module.forward({x});
+    torch::jit::IValue yv = module.forward({x});
     if (!yv.isTensor())
         throw std::runtime_error("the model returned " + yv.tagKind() + ", not a tensor");
     return yv.toTensor();
 }
+
+namespace {
 
 void wait_event(const c10::Event &e)
 {
@@ -413,9 +410,10 @@ torch::Tensor forward_cuda(vsrt_model *m, const torch::Tensor &host_in, float lo
             if (m->channels_last && xin.dim() == 4)
                 xin = xin.contiguous(at::MemoryFormat::ChannelsLast);
 #if VSR_HAVE_TORCH_CUDA
-            torch::Tensor y = m->graphs ? vsrt_graph_forward(m->graphs, m->module, xin) : run_module(m, xin);
+            torch::Tensor y = m->graphs ? vsrt_graph_forward(m->graphs, m->module, xin)
+                                        : vsrt_module_forward(m->module, xin);
 #else
-            torch::Tensor y = run_module(m, xin);
+            torch::Tensor y = vsrt_module_forward(m->module, xin);
 #endif
             y = y.to(torch::kFloat).clamp_(lo, hi).contiguous();
             if (!out.defined()) {
@@ -462,7 +460,7 @@ torch::Tensor forward_cpu(vsrt_model *m, const torch::Tensor &host_in, float lo,
     if (m->channels_last && x.dim() == 4)
         x = x.contiguous(at::MemoryFormat::ChannelsLast);
     int64_t t1 = now_ns();
-    torch::Tensor y = run_module(m, x);
+    torch::Tensor y = vsrt_module_forward(m->module, x);
     int64_t t2 = now_ns();
     y = y.to(torch::kFloat).contiguous();
     /* the result must own its memory: the input belongs to the caller */

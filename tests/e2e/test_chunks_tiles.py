@@ -65,10 +65,8 @@ def jobs(cli, manifest, test_models, models_dir, tmp_path_factory):
         inp = clips[clip_key]
         out = str(d / (key + ".mkv"))
         js = str(d / (key + ".json"))
-        # fixed precision: "auto" times fp32 against bf16 in each process,
-        # and on a CPU with bf16 instructions two runs may choose differently
         p = run_cli(cli, ["-i", inp, "-o", out, "-m", model, "--codec", "ffv1", "--pix-fmt", "gbrp16le",
-                          "--threads", "1", "--precision", "fp32", "--stats-json", js, *map(str, args)])
+                          "--threads", "1", "--stats-json", js, *map(str, args)])
         return {"key": key, "input": inp, "out": out, "stderr": p.stderr, "rgb": decode_rgb(out),
                 "times": frame_times(out), "in_times": in_times[clip_key], "stats": stats_json(js),
                 "args": args}
