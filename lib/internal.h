@@ -27,6 +27,23 @@
 #define VSRI_COPY_SETTINGS(dst, src) vsri_copy_settings((dst), (src), sizeof(*(dst)))
 int vsri_copy_settings(void *dst, const void *src, size_t full_size);
 
+/*
+ * The size-field rule of the public structs (docs/ABI.md), for structs
+ * whose first member is uint32_t size. `what` names the struct (and the
+ * function) in the error message.
+ *
+ * vsri_settings_in: a struct the caller fills. dst holds libvsr's defaults
+ * (full bytes); the caller's first size bytes are copied over them and
+ * dst->size becomes full. size < 4 or size > full: VSR_EINVAL, dst untouched.
+ *
+ * vsri_result_out: a struct libvsr fills (src, full bytes) into the
+ * caller's dst of dst->size bytes. size < 4: VSR_EINVAL, nothing written.
+ * Otherwise min(size, full) bytes are filled, bytes from full up to a
+ * larger size are zeroed, and dst->size is set to the number filled.
+ */
+int vsri_settings_in(void *dst, const void *src, size_t full, const char *what);
+int vsri_result_out(void *dst, const void *src, size_t full, const char *what);
+
 /* Record the detail of a failure for vsr_last_error() on this thread, log
  * it at debug level, and return code (so: return vsri_error(...);). */
 int vsri_error(int code, const char *fmt, ...) VSRI_PRINTF(2, 3);

@@ -43,6 +43,35 @@ int vsri_copy_settings(void *dst, const void *src, size_t full_size)
     return 0;
 }
 
+int vsri_settings_in(void *dst, const void *src, size_t full, const char *what)
+{
+    uint32_t size;
+    memcpy(&size, src, sizeof(size));
+    if (size < sizeof(uint32_t) || size > full)
+        return vsri_error(VSR_EINVAL,
+                          "%s: struct size %u, expected 4..%zu: set .size (the matching "
+                          "..._default() function does), or build against libvsr's headers",
+                          what, (unsigned)size, full);
+    memcpy(dst, src, size);
+    memcpy(dst, &(uint32_t){(uint32_t)full}, sizeof(uint32_t));
+    return 0;
+}
+
+int vsri_result_out(void *dst, const void *src, size_t full, const char *what)
+{
+    uint32_t size;
+    memcpy(&size, dst, sizeof(size));
+    if (size < sizeof(uint32_t))
+        return vsri_error(VSR_EINVAL, "%s: result struct size %u: set .size = sizeof the struct", what,
+                          (unsigned)size);
+    size_t n = size < full ? size : full;
+    memcpy((char *)dst + sizeof(uint32_t), (const char *)src + sizeof(uint32_t), n - sizeof(uint32_t));
+    if (size > full)
+        memset((char *)dst + full, 0, size - full);
+    memcpy(dst, &(uint32_t){(uint32_t)n}, sizeof(uint32_t));
+    return 0;
+}
+
 void vsri_sb_init(vsri_strbuf *sb)
 {
     memset(sb, 0, sizeof(*sb));
