@@ -1162,7 +1162,7 @@ static double cpu_seconds(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static double stage_ms(vsr_tracker *t, vsr_op_type type)
+static double stage_ms(vsr_tracker *t, const char *type)
 {
     vsr_op_stats st;
     memset(&st, 0, sizeof(st));
@@ -1308,7 +1308,7 @@ static void run_group(runner *rn, int mi, vsr_precision p, const char *dev, int 
         vsr_tracker_settings_default(&ts);
         ts.granularity = b->granularity;
         ts.sampler_interval_ms = 20;
-        err = vsr_tracker_create(&tr, &ts);
+        err = vsr_tracker_open(&tr, &ts);
     }
     char *errmsg = NULL;
     if (rn->model_err < 0)
@@ -1416,7 +1416,7 @@ static void run_group(runner *rn, int mi, vsr_precision p, const char *dev, int 
     }
     free(errmsg);
     vsr_session_close(&ses);
-    vsr_tracker_destroy(&tr);
+    vsr_tracker_unref(&tr);
 }
 
 static void run_all(runner *rn)

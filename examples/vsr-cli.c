@@ -9,6 +9,7 @@
  */
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,7 +441,7 @@ int main(int argc, char **argv)
     ts.granularity = c.granularity;
     ts.sampler_interval_ms = c.sampler_ms;
     vsr_tracker *tr = NULL;
-    if (vsr_tracker_create(&tr, &ts) < 0) {
+    if (vsr_tracker_open(&tr, &ts) < 0) {
         fprintf(stderr, "vsr-cli: %s\n", vsr_last_error());
         return 1;
     }
@@ -461,9 +462,11 @@ int main(int argc, char **argv)
         rec.strategy = c.model;
         rec.error_code = ret;
         rec.error_message = vsr_last_error();
+        rec.quality = NAN;
+        rec.peak_rss_bytes = rec.peak_device_bytes = -1;
         vsr_tracker_record(tr, &rec);
         export_stats(&c, tr);
-        vsr_tracker_destroy(&tr);
+        vsr_tracker_unref(&tr);
         return 1;
     }
     if (c.print_info || c.verbose) {
@@ -503,7 +506,7 @@ int main(int argc, char **argv)
     if (export_stats(&c, tr) && !code)
         code = 1;
     vsr_session_close(&ses);
-    vsr_tracker_destroy(&tr);
+    vsr_tracker_unref(&tr);
     return code;
 }
 

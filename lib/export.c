@@ -2,7 +2,9 @@
  * Tracker exports: JSON (everything), CSV (the history) and Prometheus'
  * text exposition format 0.0.4 (statistics and gauges). All three are
  * written from one snapshot taken under the tracker's lock, so a record
- * arriving meanwhile is either wholly in an export or not at all.
+ * arriving meanwhile is either wholly in an export or not at all. Types
+ * and strategies are whatever names were recorded (libvsr's stages and the
+ * caller's own), so every name is escaped for its format.
  */
 #include <math.h>
 #include <stdio.h>
@@ -58,16 +60,55 @@ static void json_stats(vsri_strbuf *sb, const vsr_op_stats *s)
     json_i64(sb, s->frames);
     json_key(sb, &first, "fps");
     vsri_sb_json_number(sb, s->fps);
+    json_key(sb, &first, "success_rate");
+    vsri_sb_json_number(sb, s->success_rate);
+    json_key(sb, &first, "peak_rss_bytes");
+    json_i64(sb, s->peak_rss_bytes);
+    json_key(sb, &first, "peak_device_bytes");
+    json_i64(sb, s->peak_device_bytes);
+}
+
+static void json_trend(vsri_strbuf *sb, const vsr_op_trend *t)
+{
+    int first = 1;
+    vsri_sb_puts(sb, "{");
+    json_key(sb, &first, "window");
+    json_i64(sb, t->window);
+    json_key(sb, &first, "recent_count");
+    json_i64(sb, t->recent_count);
+    json_key(sb, &first, "previous_count");
+    json_i64(sb, t->previous_count);
+    json_key(sb, &first, "recent_mean_ms");
+    vsri_sb_json_number(sb, t->recent_mean_ms);
+    json_key(sb, &first, "previous_mean_ms");
+    vsri_sb_json_number(sb, t->previous_mean_ms);
+    json_key(sb, &first, "duration_ratio");
+    vsri_sb_json_number(sb, t->duration_ratio);
+    json_key(sb, &first, "recent_success_rate");
+    vsri_sb_json_number(sb, t->recent_success_rate);
+    json_key(sb, &first, "previous_success_rate");
+    vsri_sb_json_number(sb, t->previous_success_rate);
+    vsri_sb_puts(sb, "}");
+}
+
+/* Statistics and trend of a key, as an object left open for more members. */
+static void json_key_stats(vsri_strbuf *sb, const vsri_key_stats *k)
+{
+    json_stats(sb, &k->stats);
+    vsri_sb_puts(sb, ", \"trend\": ");
+    json_trend(sb, &k->trend);
 }
 
 static void json_record(vsri_strbuf *sb, const vsr_op_record *r)
 {
     int first = 1;
     vsri_sb_puts(sb, "{");
+    json_key(sb, &first, "id");
+    vsri_sb_printf(sb, "%llu", (unsigned long long)r->id);
     json_key(sb, &first, "run_id");
     vsri_sb_printf(sb, "%llu", (unsigned long long)r->run_id);
     json_key(sb, &first, "type");
-    vsri_sb_json_string(sb, vsr_op_type_name(r->type));
+    vsri_sb_json_string(sb, r->type);
     json_key(sb, &first, "strategy");
     vsri_sb_json_string(sb, r->strategy);
     json_key(sb, &first, "start_ns");
@@ -102,6 +143,12 @@ static void json_record(vsri_strbuf *sb, const vsr_op_record *r)
     json_i64(sb, r->error_code);
     json_key(sb, &first, "error_message");
     vsri_sb_json_string(sb, r->error_message);
+    json_key(sb, &first, "quality");
+    vsri_sb_json_number(sb, r->quality);
+    json_key(sb, &first, "peak_rss_bytes");
+    json_i64(sb, r->peak_rss_bytes);
+    json_key(sb, &first, "peak_device_bytes");
+    json_i64(sb, r->peak_device_bytes);
     json_key(sb, &first, "meta");
     /* keys are unique: the tracker merges duplicates when recording */
     vsri_sb_puts(sb, "{");
@@ -117,7 +164,7 @@ static void json_record(vsri_strbuf *sb, const vsr_op_record *r)
 
 static void export_json(const vsri_tracker_snapshot *s, vsri_strbuf *sb)
 {
-    vsri_sb_puts(sb, "{\n  \"format\": \"libvsr-stats\",\n  \"version\": 1,\n  \"library\": ");
+    vsri_sb_puts(sb, "{\n  \"format\": \"libvsr-stats\",\n  \"version\": 2,\n  \"library\": ");
     vsri_sb_json_string(sb, vsr_version_string());
     vsri_sb_puts(sb, ",\n  \"build\": ");
     vsri_sb_json_string(sb, vsr_build_info());
@@ -128,25 +175,46 @@ static void export_json(const vsri_tracker_snapshot *s, vsri_strbuf *sb)
         vsri_sysinfo_json(&si, sb);
     }
 
+    /* per type, with its strategies inside; pairs are sorted by type, so
+     * each type's pairs follow one another */
     vsri_sb_puts(sb, ",\n  \"stats\": {");
-    for (int type = 0; type < VSR_OP_COUNT; type++) {
-        vsri_sb_puts(sb, type ? ",\n    " : "\n    ");
-        vsri_sb_json_string(sb, vsr_op_type_name((vsr_op_type)type));
+    int pair = 0;
+    for (int i = 0; i < s->n_types; i++) {
+        const vsri_key_stats *k = &s->types[i];
+        vsri_sb_puts(sb, i ? ",\n    " : "\n    ");
+        vsri_sb_json_string(sb, k->type);
         vsri_sb_puts(sb, ": ");
-        json_stats(sb, &s->overall[type]);
+        json_key_stats(sb, k);
         vsri_sb_puts(sb, ", \"by_strategy\": {");
         int first = 1;
-        for (int i = 0; i < s->n_strategies; i++) {
-            const vsr_op_stats *st = &s->strategies[i].by_type[type];
-            if (st->count == 0)
-                continue;
-            json_key(sb, &first, s->strategies[i].name);
-            json_stats(sb, st);
+        while (pair < s->n_pairs && strcmp(s->pairs[pair].type, k->type) < 0)
+            pair++;
+        for (; pair < s->n_pairs && strcmp(s->pairs[pair].type, k->type) == 0; pair++) {
+            json_key(sb, &first, s->pairs[pair].strategy);
+            json_key_stats(sb, &s->pairs[pair]);
             vsri_sb_puts(sb, "}");
         }
         vsri_sb_puts(sb, "}}");
     }
-    vsri_sb_puts(sb, "\n  },\n");
+    vsri_sb_puts(sb, s->n_types ? "\n  },\n" : "},\n");
+
+    /* per strategy, over every type */
+    vsri_sb_puts(sb, "  \"strategies\": {");
+    for (int i = 0; i < s->n_strategies; i++) {
+        vsri_sb_puts(sb, i ? ",\n    " : "\n    ");
+        vsri_sb_json_string(sb, s->strategies[i].strategy);
+        vsri_sb_puts(sb, ": ");
+        json_key_stats(sb, &s->strategies[i]);
+        vsri_sb_puts(sb, "}");
+    }
+    vsri_sb_puts(sb, s->n_strategies ? "\n  },\n" : "},\n");
+
+    vsri_sb_puts(sb, "  \"in_flight\": [");
+    for (int i = 0; i < s->n_in_flight; i++) {
+        vsri_sb_puts(sb, i ? ",\n    " : "\n    ");
+        json_record(sb, &s->in_flight[i]);
+    }
+    vsri_sb_puts(sb, s->n_in_flight ? "\n  ],\n" : "],\n");
 
     const vsr_resource_stats *r = &s->resources;
     vsri_sb_puts(sb, "  \"resources\": {");
@@ -215,7 +283,8 @@ static void export_json(const vsri_tracker_snapshot *s, vsri_strbuf *sb)
 
 static const char *const csv_columns =
     "run_id,type,strategy,start_ns,end_ns,duration_ns,frames,chunks,tiles,in_width,in_height,"
-    "out_width,out_height,scale,precision,device,success,error_code,error_message,meta\r\n";
+    "out_width,out_height,scale,precision,device,success,error_code,error_message,meta,id,quality,"
+    "peak_rss_bytes,peak_device_bytes\r\n";
 
 /* One field, quoted (RFC 4180) when it holds a comma, quote or line break. */
 static void csv_field(vsri_strbuf *sb, const char *s, size_t n)
@@ -259,7 +328,9 @@ static void meta_escaped(vsri_strbuf *sb, const char *s)
 
 static void csv_record(vsri_strbuf *sb, const vsr_op_record *r, vsri_strbuf *tmp)
 {
-    vsri_sb_printf(sb, "%llu,%s,", (unsigned long long)r->run_id, vsr_op_type_name(r->type));
+    vsri_sb_printf(sb, "%llu,", (unsigned long long)r->run_id);
+    csv_str(sb, r->type);
+    vsri_sb_puts(sb, ",");
     csv_str(sb, r->strategy);
     vsri_sb_printf(sb, ",%lld,%lld,%lld,%lld,%lld,%lld,%d,%d,%d,%d,%d,", (long long)r->start_ns,
                    (long long)r->end_ns, (long long)r->duration_ns, (long long)r->frames,
@@ -282,7 +353,11 @@ static void csv_record(vsri_strbuf *sb, const vsr_op_record *r, vsri_strbuf *tmp
     if (tmp->oom)
         sb->oom = 1;
     csv_field(sb, tmp->data ? tmp->data : "", tmp->len);
-    vsri_sb_puts(sb, "\r\n");
+    vsri_sb_printf(sb, ",%llu,", (unsigned long long)r->id);
+    /* no quality: an empty field */
+    if (isfinite(r->quality))
+        vsri_sb_printf(sb, "%.17g", r->quality);
+    vsri_sb_printf(sb, ",%lld,%lld\r\n", (long long)r->peak_rss_bytes, (long long)r->peak_device_bytes);
 }
 
 static void export_csv(const vsri_tracker_snapshot *s, vsri_strbuf *sb)
@@ -337,62 +412,95 @@ static void prom_double(vsri_strbuf *sb, double v)
 }
 
 /* name{type="...",strategy="..."<extra>} — extra is already formatted. */
-static void prom_op_series(vsri_strbuf *sb, const char *name, int type, const char *strategy,
+static void prom_op_series(vsri_strbuf *sb, const char *name, const char *type, const char *strategy,
                            const char *extra)
 {
-    vsri_sb_printf(sb, "%s{type=\"%s\",strategy=", name, vsr_op_type_name((vsr_op_type)type));
+    vsri_sb_printf(sb, "%s{type=", name);
+    prom_label_value(sb, type);
+    vsri_sb_puts(sb, ",strategy=");
     prom_label_value(sb, strategy);
     vsri_sb_printf(sb, "%s} ", extra ? extra : "");
 }
 
-typedef enum { OP_COUNTS, OP_QUANTILES, OP_FRAMES, OP_FPS } op_metric;
+typedef enum { OP_COUNTS, OP_QUANTILES, OP_FRAMES, OP_FPS, OP_PEAK_RSS, OP_PEAK_DEVICE } op_metric;
 
 /* One metric family's series over every (type, strategy) with records. */
 static void prom_op_metric(vsri_strbuf *sb, const vsri_tracker_snapshot *s, op_metric m,
                            const char *name)
 {
-    for (int type = 0; type < VSR_OP_COUNT; type++) {
-        for (int i = 0; i < s->n_strategies; i++) {
-            const vsr_op_stats *st = &s->strategies[i].by_type[type];
-            const char *strat = s->strategies[i].name;
-            if (st->count == 0)
-                continue;
-            switch (m) {
-            case OP_COUNTS:
-                prom_op_series(sb, name, type, strat, ",result=\"success\"");
-                vsri_sb_printf(sb, "%lld\n", (long long)st->successes);
-                prom_op_series(sb, name, type, strat, ",result=\"failure\"");
-                vsri_sb_printf(sb, "%lld\n", (long long)st->failures);
-                break;
-            case OP_QUANTILES:
-                prom_op_series(sb, name, type, strat, ",quantile=\"0.5\"");
-                prom_double(sb, st->p50_ms / 1e3);
-                vsri_sb_puts(sb, "\n");
-                prom_op_series(sb, name, type, strat, ",quantile=\"0.95\"");
-                prom_double(sb, st->p95_ms / 1e3);
-                vsri_sb_puts(sb, "\n");
-                vsri_sb_printf(sb, "%s_sum", name);
-                /* _sum and _count share the family's labels minus quantile */
-                vsri_sb_printf(sb, "{type=\"%s\",strategy=", vsr_op_type_name((vsr_op_type)type));
-                prom_label_value(sb, strat);
-                vsri_sb_puts(sb, "} ");
-                prom_double(sb, st->total_ms / 1e3);
-                vsri_sb_printf(sb, "\n%s_count{type=\"%s\",strategy=", name,
-                               vsr_op_type_name((vsr_op_type)type));
-                prom_label_value(sb, strat);
-                vsri_sb_printf(sb, "} %lld\n", (long long)st->count);
-                break;
-            case OP_FRAMES:
-                prom_op_series(sb, name, type, strat, NULL);
-                vsri_sb_printf(sb, "%lld\n", (long long)st->frames);
-                break;
-            case OP_FPS:
-                prom_op_series(sb, name, type, strat, NULL);
-                prom_double(sb, st->fps);
-                vsri_sb_puts(sb, "\n");
-                break;
-            }
+    for (int i = 0; i < s->n_pairs; i++) {
+        const vsr_op_stats *st = &s->pairs[i].stats;
+        const char *type = s->pairs[i].type, *strat = s->pairs[i].strategy;
+        switch (m) {
+        case OP_COUNTS:
+            prom_op_series(sb, name, type, strat, ",result=\"success\"");
+            vsri_sb_printf(sb, "%lld\n", (long long)st->successes);
+            prom_op_series(sb, name, type, strat, ",result=\"failure\"");
+            vsri_sb_printf(sb, "%lld\n", (long long)st->failures);
+            break;
+        case OP_QUANTILES: {
+            prom_op_series(sb, name, type, strat, ",quantile=\"0.5\"");
+            prom_double(sb, st->p50_ms / 1e3);
+            vsri_sb_puts(sb, "\n");
+            prom_op_series(sb, name, type, strat, ",quantile=\"0.95\"");
+            prom_double(sb, st->p95_ms / 1e3);
+            vsri_sb_puts(sb, "\n");
+            /* _sum and _count share the family's labels minus quantile */
+            char suffixed[96];
+            snprintf(suffixed, sizeof(suffixed), "%s_sum", name);
+            prom_op_series(sb, suffixed, type, strat, NULL);
+            prom_double(sb, st->total_ms / 1e3);
+            vsri_sb_puts(sb, "\n");
+            snprintf(suffixed, sizeof(suffixed), "%s_count", name);
+            prom_op_series(sb, suffixed, type, strat, NULL);
+            vsri_sb_printf(sb, "%lld\n", (long long)st->count);
+            break;
         }
+        case OP_FRAMES:
+            prom_op_series(sb, name, type, strat, NULL);
+            vsri_sb_printf(sb, "%lld\n", (long long)st->frames);
+            break;
+        case OP_FPS:
+            prom_op_series(sb, name, type, strat, NULL);
+            prom_double(sb, st->fps);
+            vsri_sb_puts(sb, "\n");
+            break;
+        /* peaks only where the records carried one (rather than -1) */
+        case OP_PEAK_RSS:
+            if (st->peak_rss_bytes >= 0) {
+                prom_op_series(sb, name, type, strat, NULL);
+                vsri_sb_printf(sb, "%lld\n", (long long)st->peak_rss_bytes);
+            }
+            break;
+        case OP_PEAK_DEVICE:
+            if (st->peak_device_bytes >= 0) {
+                prom_op_series(sb, name, type, strat, NULL);
+                vsri_sb_printf(sb, "%lld\n", (long long)st->peak_device_bytes);
+            }
+            break;
+        }
+    }
+}
+
+static int same_key(const vsr_op_record *a, const vsr_op_record *b)
+{
+    return strcmp(a->type, b->type) == 0 && strcmp(a->strategy ? a->strategy : "", b->strategy ? b->strategy : "") == 0;
+}
+
+/* Operations in flight per (type, strategy): a few, so counted by scanning. */
+static void prom_in_flight(vsri_strbuf *sb, const vsri_tracker_snapshot *s, const char *name)
+{
+    for (int i = 0; i < s->n_in_flight; i++) {
+        const vsr_op_record *r = &s->in_flight[i];
+        int seen = 0, n = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = same_key(&s->in_flight[j], r);
+        if (seen)
+            continue;
+        for (int j = i; j < s->n_in_flight; j++)
+            n += same_key(&s->in_flight[j], r);
+        prom_op_series(sb, name, r->type, r->strategy, NULL);
+        vsri_sb_printf(sb, "%d\n", n);
     }
 }
 
@@ -406,7 +514,7 @@ static void prom_gauge_i64(vsri_strbuf *sb, const char *name, const char *help, 
 static void export_prometheus(const vsri_tracker_snapshot *s, vsri_strbuf *sb)
 {
     prom_family(sb, "libvsr_operations_total", "counter",
-                "Operations recorded, by operation type, strategy (model) and result.");
+                "Operations recorded, by operation type, strategy and result.");
     prom_op_metric(sb, s, OP_COUNTS, "libvsr_operations_total");
 
     prom_family(sb, "libvsr_operation_duration_seconds", "summary",
@@ -419,6 +527,17 @@ static void export_prometheus(const vsri_tracker_snapshot *s, vsri_strbuf *sb)
     prom_family(sb, "libvsr_frames_per_second", "gauge",
                 "Frames per second of busy time, by operation type and strategy.");
     prom_op_metric(sb, s, OP_FPS, "libvsr_frames_per_second");
+
+    prom_family(sb, "libvsr_operation_peak_rss_bytes", "gauge",
+                "Highest resident memory of the process during an operation, by type and strategy.");
+    prom_op_metric(sb, s, OP_PEAK_RSS, "libvsr_operation_peak_rss_bytes");
+    prom_family(sb, "libvsr_operation_peak_device_bytes", "gauge",
+                "Highest device memory in use during an operation, by type and strategy.");
+    prom_op_metric(sb, s, OP_PEAK_DEVICE, "libvsr_operation_peak_device_bytes");
+
+    prom_family(sb, "libvsr_operations_in_flight", "gauge",
+                "Operations begun and not yet ended, by type and strategy.");
+    prom_in_flight(sb, s, "libvsr_operations_in_flight");
 
     const vsr_resource_stats *r = &s->resources;
     prom_gauge_i64(sb, "libvsr_peak_rss_bytes", "Peak resident memory of the process.",

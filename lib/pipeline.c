@@ -36,7 +36,7 @@ void vsr_run_settings_default(vsr_run_settings *s)
 /* Time and frames of one stage, reported to the tracker every `every`
  * frames (1 = per operation) and at the end. */
 typedef struct stage_acc {
-    vsr_op_type type;
+    const char *type;
     int64_t start, busy, frames, every;
 } stage_acc;
 
@@ -47,6 +47,7 @@ typedef struct run_ctx {
     vsr_input *ref;
     vsri_resume *resume;
     vsr_tracker *tr;
+    vsr_op *run_op;        /* the run, in flight in the tracker */
     vsr_run_settings rs;
     uint64_t run_id;
     int64_t start_ns;
@@ -98,30 +99,14 @@ static int should_stop(run_ctx *c)
 }
 
 /* A record of this run with what every record shares filled in. */
-static void fill_record(run_ctx *c, vsr_op_record *r, vsr_op_type type, int64_t start, int64_t dur,
+static void fill_record(run_ctx *c, vsr_op_record *r, const char *type, int64_t start, int64_t dur,
                         int64_t frames)
 {
-    memset(r, 0, sizeof(*r));
-    r->size = sizeof(*r);
-    r->type = type;
-    r->strategy = vsri_session_model_name(c->ses);
-    r->run_id = c->run_id;
-    r->start_ns = start;
-    r->duration_ns = dur;
-    r->end_ns = start + dur;
-    r->frames = frames;
-    r->in_width = c->in_w;
-    r->in_height = c->in_h;
-    r->out_width = c->out_w;
-    r->out_height = c->out_h;
-    const vsr_model *m = vsri_session_model(c->ses);
-    r->scale = m->card.scale;
-    r->precision = vsr_precision_name(m->precision);
-    r->device = m->device;
-    r->success = 1;
+    vsri_stage_record(r, vsri_session_model(c->ses), type, c->run_id, start, dur, frames, c->in_w, c->in_h, 0,
+                      NULL);
 }
 
-static void emit_record(run_ctx *c, vsr_op_type type, int64_t start, int64_t dur, int64_t frames)
+static void emit_record(run_ctx *c, const char *type, int64_t start, int64_t dur, int64_t frames)
 {
     vsr_op_record r;
     fill_record(c, &r, type, start, dur, frames);
@@ -459,14 +444,15 @@ static void record_run(run_ctx *c, int err, int64_t chunks, int64_t tiles)
     if (!c->tr)
         return;
     vsr_op_record r;
-    int64_t now = vsri_now_ns();
-    fill_record(c, &r, VSR_OP_RUN, c->start_ns, now - c->start_ns, c->written);
+    vsri_stage_record(&r, vsri_session_model(c->ses), VSR_OP_RUN, c->run_id, c->start_ns,
+                      vsri_now_ns() - c->start_ns, c->written, c->in_w, c->in_h, err, c->err_msg);
     r.chunks = chunks;
     r.tiles = tiles;
-    r.success = err == 0;
-    r.error_code = err;
-    r.error_message = err ? c->err_msg : NULL;
-    vsr_tracker_record(c->tr, &r);
+    /* ending the run's operation gives the record its memory peaks */
+    if (c->run_op)
+        vsri_op_end_record(&c->run_op, &r);
+    else
+        vsr_tracker_record(c->tr, &r);
 }
 
 int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *output_path,
@@ -501,6 +487,8 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
         vsri_tracker_set_queue_depth(c->tr, c->rs.queue_depth);
         if (m->cuda)
             vsri_tracker_set_device_probe(c->tr, device_probe, (void *)m);
+        /* without memory for it the run is recorded all the same, without peaks */
+        vsr_op_begin(c->tr, VSR_OP_RUN, m->card.name, &c->run_op);
     }
     vsr_granularity g = c->tr ? vsri_tracker_granularity(c->tr) : VSR_GRANULARITY_RUN;
     int64_t every = g == VSR_GRANULARITY_OPERATION ? 1 : g == VSR_GRANULARITY_CHUNK ? 0 : INT64_MAX;

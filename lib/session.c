@@ -263,7 +263,7 @@ void vsr_session_close(vsr_session **pses)
     if (ses->model)
         vsrt_host_free(ses->model->shim, ses->batch_buf);
     vsri_converter_free(&ses->cv);
-    vsr_tracker_destroy(&ses->tracker);
+    vsr_tracker_unref(&ses->tracker);
     vsr_model_unload(&ses->model);
     free(ses);
 }
@@ -300,11 +300,6 @@ void vsri_session_counts(const vsr_session *ses, int64_t *chunks, int64_t *tiles
 {
     *chunks = ses->chunks_run;
     *tiles = ses->tiles_run;
-}
-
-const char *vsri_session_model_name(const vsr_session *ses)
-{
-    return ses->model->card.name;
 }
 
 vsr_tracker *vsri_session_tracker(const vsr_session *ses)
@@ -633,36 +628,19 @@ static void scatter(const vsr_session *ses, const vsri_tile *t, const float *img
     }
 }
 
-static void send_record(vsr_session *ses, vsr_op_type type, int64_t start, int64_t dur, int64_t frames,
+static void send_record(vsr_session *ses, const char *type, int64_t start, int64_t dur, int64_t frames,
                         int64_t tiles, int success, int code)
 {
     vsr_op_record r;
-    memset(&r, 0, sizeof(r));
-    r.size = sizeof(r);
-    r.type = type;
-    r.strategy = ses->model->card.name;
-    r.run_id = ses->run_id;
-    r.start_ns = start;
-    r.end_ns = start + dur;
-    r.duration_ns = dur;
-    r.frames = frames;
+    vsri_stage_record(&r, ses->model, type, ses->run_id, start, dur, frames, ses->width, ses->height,
+                      success ? 0 : code, vsr_last_error());
     r.chunks = 1;
     r.tiles = tiles;
-    r.in_width = ses->width;
-    r.in_height = ses->height;
-    r.scale = ses->model->card.scale;
-    r.out_width = ses->width * r.scale;
-    r.out_height = ses->height * r.scale;
-    r.precision = vsr_precision_name(ses->model->precision);
-    r.device = ses->model->device;
-    r.success = success;
-    r.error_code = code;
-    r.error_message = success ? NULL : vsr_last_error();
     vsr_tracker_record(ses->tracker, &r);
 }
 
 /* One record per forward pass, at the tracker's operation granularity. */
-static void record(vsr_session *ses, vsr_op_type type, int64_t start, int64_t dur, int64_t frames,
+static void record(vsr_session *ses, const char *type, int64_t start, int64_t dur, int64_t frames,
                    int64_t tiles, int success, int code)
 {
     if (ses->tracker && vsri_tracker_granularity(ses->tracker) == VSR_GRANULARITY_OPERATION)

@@ -23,8 +23,7 @@ void vsri_session_clear_cancel(vsr_session *s);
 /* Counters since the last reset. */
 void vsri_session_counts(const vsr_session *s, int64_t *chunks, int64_t *tiles);
 
-/* Model name, precision and device for tracker records. */
-const char *vsri_session_model_name(const vsr_session *s);
+/* The tracker, and the model (name, precision and device for tracker records). */
 vsr_tracker *vsri_session_tracker(const vsr_session *s);
 const vsr_model *vsri_session_model(const vsr_session *s);
 /* Fingerprint of everything that changes the output (model file, precision,

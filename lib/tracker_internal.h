@@ -1,11 +1,12 @@
 /*
  * The tracker's interface to the rest of libvsr (not installed).
  *
- * Locking rules (see tracker.c): a tracker has a data mutex (statistics,
- * history, resources, quality), a callback mutex that serialises the event
- * and progress callbacks, and a probe mutex held while device probes run.
- * No two are ever held together, and callbacks run without the data mutex,
- * so a callback may call any tracker function except set_*_callback.
+ * Locking rules (see tracker_private.h): a tracker has a data mutex
+ * (statistics, history, operations in flight, resources, quality), a
+ * callback mutex that serialises the event and progress callbacks, and a
+ * probe mutex held while device probes run. No two are ever held together,
+ * and callbacks run without the data mutex, so a callback may call any
+ * tracker function except set_*_callback.
  * Callbacks run on the thread that called vsr_tracker_record() or
  * vsr_tracker_progress() (for libvsr's own records: the pipeline's workers).
  */
@@ -51,12 +52,23 @@ void vsri_tracker_set_device_probe(vsr_tracker *t, vsri_device_probe probe, void
  * itself records every record it is given. */
 vsr_granularity vsri_tracker_granularity(vsr_tracker *t);
 
-/* ---- A consistent copy of everything, taken under one lock (export.c). */
+/* ---- libvsr's own stage records, built in one place (stage_record.c). */
 
-typedef struct vsri_strategy_stats {
-    char *name;
-    vsr_op_stats by_type[VSR_OP_COUNT]; /* count 0 for types without records */
-} vsri_strategy_stats;
+/* The record of one of libvsr's stages (the session's forward passes, the
+ * pipeline's stages and runs): strategy, precision, device and scale from
+ * the model, output size = input size x scale, success = error_code == 0,
+ * no quality, peaks unknown. The strings point into m and error_message. */
+void vsri_stage_record(vsr_op_record *r, const vsr_model *m, const char *type, uint64_t run_id,
+                       int64_t start_ns, int64_t duration_ns, int64_t frames, int in_width, int in_height,
+                       int error_code, const char *error_message);
+
+/* End an operation begun with vsr_op_begin() with every field taken from
+ * r (type, strategy, times, sizes, result, ...) except the id and the
+ * memory peaks, which the operation measured. *op is set to NULL. Returns
+ * what vsr_op_end() returns. */
+int vsri_op_end_record(vsr_op **op, const vsr_op_record *r);
+
+/* ---- A consistent copy of everything, taken under one lock (export.c). */
 
 typedef struct vsri_quality_frame {
     int64_t frame_index;
@@ -64,10 +76,27 @@ typedef struct vsri_quality_frame {
     double ssim;    /* NaN = not measured */
 } vsri_quality_frame;
 
+/* Statistics and trend of one key: a type, a strategy, or both (NULL = any). */
+typedef struct vsri_key_stats {
+    char *type;
+    char *strategy;
+    vsr_op_stats stats;
+    vsr_op_trend trend;
+} vsri_key_stats;
+
+/* Trend window of the exports: the last 100 operations of each key
+ * against the 100 before. */
+#define VSRI_EXPORT_TREND_WINDOW 100
+
 typedef struct vsri_tracker_snapshot {
-    vsr_op_stats overall[VSR_OP_COUNT];
+    int n_types;
+    vsri_key_stats *types;            /* per type (strategy NULL), sorted by name */
     int n_strategies;
-    vsri_strategy_stats *strategies;  /* sorted by name */
+    vsri_key_stats *strategies;       /* per strategy (type NULL), sorted by name */
+    int n_pairs;
+    vsri_key_stats *pairs;            /* per (type, strategy), sorted by type, then strategy */
+    int n_in_flight;
+    vsr_op_record *in_flight;         /* oldest first; one block with its strings */
     int n_history;
     vsr_op_record *history;           /* oldest first; strings owned by the snapshot */
     vsr_resource_stats resources;

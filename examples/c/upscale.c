@@ -16,7 +16,7 @@ int main(int argc, char **argv)
         return 2;
     }
     vsr_tracker *tracker = NULL;
-    if (vsr_tracker_create(&tracker, NULL) < 0) {
+    if (vsr_tracker_open(&tracker, NULL) < 0) {
         fprintf(stderr, "tracker: %s\n", vsr_last_error());
         return 1;
     }
@@ -27,7 +27,7 @@ int main(int argc, char **argv)
     vsr_session *ses = NULL;
     if (vsr_session_open(&ses, &s) < 0) {
         fprintf(stderr, "%s\n", vsr_last_error());
-        vsr_tracker_destroy(&tracker);
+        vsr_tracker_unref(&tracker);
         return 1;
     }
     vsr_run_result res = {.size = sizeof(res)};
@@ -36,13 +36,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", vsr_last_error());
     else
         printf("%lld frames in %.2f s (%.2f fps)\n", (long long)res.frames_written, res.seconds, res.fps);
-    for (int t = VSR_OP_DECODE; t < VSR_OP_COUNT; t++) {
-        vsr_op_stats st = {.size = sizeof(st)};
-        if (vsr_tracker_get_stats(tracker, (vsr_op_type)t, NULL, &st) == 0 && st.count)
-            printf("%-12s %6lld ops  mean %8.2f ms  p95 %8.2f ms\n", vsr_op_type_name((vsr_op_type)t),
-                   (long long)st.count, st.mean_ms, st.p95_ms);
+    char **types = NULL;
+    int n_types = 0;
+    if (vsr_tracker_list(tracker, VSR_LIST_TYPES, &types, &n_types) == 0) {
+        for (int t = 0; t < n_types; t++) {
+            vsr_op_stats st = {.size = sizeof(st)};
+            if (vsr_tracker_get_stats(tracker, types[t], NULL, &st) == 0)
+                printf("%-12s %6lld ops  mean %8.2f ms  p95 %8.2f ms\n", types[t], (long long)st.count,
+                       st.mean_ms, st.p95_ms);
+        }
+        vsr_free(types);
     }
     vsr_session_close(&ses);
-    vsr_tracker_destroy(&tracker);
+    vsr_tracker_unref(&tracker);
     return err < 0 && err != VSR_ERROR_INPUT_DAMAGED ? 1 : 0;
 }

@@ -13,7 +13,7 @@
 namespace {
 
 struct TrackerDeleter {
-    void operator()(vsr_tracker *t) const { vsr_tracker_destroy(&t); }
+    void operator()(vsr_tracker *t) const { vsr_tracker_unref(&t); }
 };
 struct SessionDeleter {
     void operator()(vsr_session *s) const { vsr_session_close(&s); }
@@ -37,7 +37,7 @@ int main(int argc, char **argv)
     }
     try {
         vsr_tracker *raw_tracker = nullptr;
-        check(vsr_tracker_create(&raw_tracker, nullptr));
+        check(vsr_tracker_open(&raw_tracker, nullptr));
         Tracker tracker(raw_tracker);
 
         vsr_session_settings s;

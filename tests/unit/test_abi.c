@@ -5,7 +5,7 @@
  * (here: filled by the _default() function, then .size cut to the offset of
  * a later field, and that field and everything after it filled with garbage
  * that would fail or crash if read). vsr_input_open, vsr_input_open_buffer,
- * vsr_output_open, vsr_tracker_create, vsr_session_open (tiny model),
+ * vsr_output_open, vsr_tracker_open, vsr_session_open (tiny model),
  * vsr_model_load and vsr_upscale_file (run settings) must accept it and
  * behave as with the defaults for the fields they were not given. A size
  * larger than the library's struct (a newer header) or smaller than the
@@ -258,7 +258,7 @@ static void test_tracker_settings(void)
     s.history_length = 3; /* known to this "older" caller */
     TRUNCATE(s, granularity); /* a garbage granularity or interval would be refused */
     vsr_tracker *t = NULL;
-    int err = vsr_tracker_create(&t, &s);
+    int err = vsr_tracker_open(&t, &s);
     CHECK_MSG(err == 0 && t, "tracker, size %u: %s", s.size, vsr_last_error());
     if (t) {
         for (int i = 0; i < 5; i++) {
@@ -276,25 +276,25 @@ static void test_tracker_settings(void)
         vsr_op_stats st = {.size = sizeof(st)};
         CHECK(vsr_tracker_get_stats(t, VSR_OP_DECODE, NULL, &st) == 0 && st.count == 5);
     }
-    vsr_tracker_destroy(&t);
+    vsr_tracker_unref(&t);
     /* only the size */
     vsr_tracker_settings_default(&s);
     TRUNCATE(s, history_length);
-    err = vsr_tracker_create(&t, &s);
+    err = vsr_tracker_open(&t, &s);
     CHECK_MSG(err == 0, "tracker, size %u: %s", s.size, vsr_last_error());
-    vsr_tracker_destroy(&t);
+    vsr_tracker_unref(&t);
 
     big_settings b;
     vsr_tracker_settings_default(&b.u.tr);
     b.u.tr.size = sizeof(vsr_tracker_settings) + 4;
-    err = vsr_tracker_create(&t, &b.u.tr);
+    err = vsr_tracker_open(&t, &b.u.tr);
     CHECK_MSG(err == VSR_EINVAL && !t && strstr(vsr_last_error(), "size"), "tracker, size %u: %s (%s)", b.u.tr.size,
               vsr_strerror(err), vsr_last_error());
     vsr_tracker_settings_default(&s);
     s.size = 0;
-    err = vsr_tracker_create(&t, &s);
+    err = vsr_tracker_open(&t, &s);
     CHECK_MSG(err == VSR_EINVAL && !t, "tracker, size 0: %s", vsr_strerror(err));
-    vsr_tracker_destroy(&t);
+    vsr_tracker_unref(&t);
 }
 
 /* ------------------------------------------------------------------ */
@@ -470,7 +470,10 @@ static long first_written(const uint8_t *buf, size_t from, size_t to)
 
 typedef int (*getter)(void *ctx, void *out);
 
-static void check_result_struct(const char *name, size_t full, const size_t *sizes, int nsizes, getter get, void *ctx)
+/* zero_tail: the getter follows the 1.0 rule for a size larger than its
+ * struct (the caller's bytes beyond libvsr's struct are zeroed). */
+static void check_result_struct_rule(const char *name, size_t full, const size_t *sizes, int nsizes, getter get,
+                                     void *ctx, int zero_tail)
 {
     static uint8_t buf[4096 + SLACK];
     for (int k = 0; k < nsizes; k++) {
@@ -479,6 +482,13 @@ static void check_result_struct(const char *name, size_t full, const size_t *siz
         int err = get(ctx, buf);
         CHECK_MSG(err == 0, "%s, size %u: %s", name, size, vsr_strerror(err));
         size_t limit = size < full ? size : full;
+        if (zero_tail && size > full) {
+            int zeroed = 1;
+            for (size_t i = full; i < size; i++)
+                zeroed &= buf[i] == 0;
+            CHECK_MSG(zeroed, "%s with size %u: the bytes past libvsr's struct are not zeroed", name, size);
+            limit = size;
+        }
         long w = first_written(buf, limit, full + SLACK);
         CHECK_MSG(w < 0, "%s with size %u: byte %ld (past the size) was written", name, size, w);
         /* something was written inside (the call did its job) */
@@ -489,6 +499,17 @@ static void check_result_struct(const char *name, size_t full, const size_t *siz
         memcpy(&back, buf, sizeof(back));
         CHECK_MSG(back == size || (size > full && back == full), "%s: size field became %u (was %u)", name, back, size);
     }
+}
+
+static void check_result_struct(const char *name, size_t full, const size_t *sizes, int nsizes, getter get, void *ctx)
+{
+    check_result_struct_rule(name, full, sizes, nsizes, get, ctx, 0);
+}
+
+static void check_tracker_result_struct(const char *name, size_t full, const size_t *sizes, int nsizes, getter get,
+                                        void *ctx)
+{
+    check_result_struct_rule(name, full, sizes, nsizes, get, ctx, 1);
 }
 
 static int get_input_info(void *ctx, void *out)
@@ -569,7 +590,7 @@ static void test_result_structs(void)
     vsr_input_close(&in);
 
     vsr_tracker *tr = NULL;
-    vsr_tracker_create(&tr, NULL);
+    vsr_tracker_open(&tr, NULL);
     vsr_session_settings ss;
     vsr_session_settings_default(&ss);
     ss.model_path = test_model("tiny-x2.pt");
@@ -607,22 +628,22 @@ static void test_result_structs(void)
     }
     if (tr) {
         size_t s[] = SIZES(vsr_op_stats, mean_ms);
-        check_result_struct("vsr_op_stats", sizeof(vsr_op_stats), s, 6, get_op_stats, tr);
+        check_tracker_result_struct("vsr_op_stats", sizeof(vsr_op_stats), s, 6, get_op_stats, tr);
         size_t s2[] = SIZES(vsr_op_stats, fps);
-        check_result_struct("vsr_op_stats", sizeof(vsr_op_stats), s2, 6, get_op_stats, tr);
+        check_tracker_result_struct("vsr_op_stats", sizeof(vsr_op_stats), s2, 6, get_op_stats, tr);
         vsr_op_stats st;
         memset(&st, 0, sizeof(st));
         st.size = (uint32_t)offsetof(vsr_op_stats, mean_ms);
         CHECK(vsr_tracker_get_stats(tr, VSR_OP_INFERENCE, NULL, &st) == 0 && st.count > 0 && st.mean_ms == 0);
         size_t rs[] = SIZES(vsr_resource_stats, cpu_percent_mean);
-        check_result_struct("vsr_resource_stats", sizeof(vsr_resource_stats), rs, 6, get_resources, tr);
+        check_tracker_result_struct("vsr_resource_stats", sizeof(vsr_resource_stats), rs, 6, get_resources, tr);
         vsr_tracker_record_quality(tr, 0, 40.0, 0.99);
         size_t q[] = SIZES(vsr_quality_stats, psnr_min);
-        check_result_struct("vsr_quality_stats", sizeof(vsr_quality_stats), q, 6, get_quality, tr);
+        check_tracker_result_struct("vsr_quality_stats", sizeof(vsr_quality_stats), q, 6, get_quality, tr);
     }
     vsr_model_unload(&m);
     vsr_session_close(&ses);
-    vsr_tracker_destroy(&tr);
+    vsr_tracker_unref(&tr);
 }
 
 int main(void)

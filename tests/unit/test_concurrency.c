@@ -193,6 +193,7 @@ typedef struct poller {
     vsr_tracker *tr;
     atomic_int stop;
     atomic_int reads;
+    atomic_int runs_seen_in_flight;
 } poller;
 
 static void *poll_stats(void *arg)
@@ -205,12 +206,15 @@ static void *poll_stats(void *arg)
         vsr_resource_stats rs = {.size = sizeof(rs)};
         vsr_tracker_get_resources(p->tr, &rs);
         int n = vsr_tracker_history_count(p->tr);
-        if (n > 0) {
-            vsr_op_record r;
-            memset(&r, 0, sizeof(r));
-            r.size = sizeof(r);
-            vsr_tracker_history_get(p->tr, n - 1, &r);
-        }
+        vsr_op_record *r = NULL;
+        if (n > 0 && vsr_tracker_history_get(p->tr, n - 1, &r) == 0)
+            vsr_free(r);
+        /* the runs are listed in flight while they go */
+        vsr_op_record *fl = NULL;
+        int nf = 0;
+        if (vsr_tracker_in_flight(p->tr, &fl, &nf) == 0 && nf > 0)
+            atomic_fetch_add(&p->runs_seen_in_flight, 1);
+        vsr_free(fl);
         atomic_fetch_add(&p->reads, 1);
         usleep(2000);
     }
@@ -227,7 +231,7 @@ static void test_shared_tracker(void)
     vsr_tracker_settings ts;
     vsr_tracker_settings_default(&ts);
     ts.sampler_interval_ms = 20;
-    CHECK(vsr_tracker_create(&tr, &ts) == 0);
+    CHECK(vsr_tracker_open(&tr, &ts) == 0);
     if (!tr)
         return;
     job jobs[NT];
@@ -242,7 +246,7 @@ static void test_shared_tracker(void)
     }
     /* the sessions hold references: ours can go now */
     vsr_tracker *mine = vsr_tracker_ref(tr);
-    vsr_tracker_destroy(&tr);
+    vsr_tracker_unref(&tr);
     tr = mine;
     if (ok) {
         poller p = {.tr = tr};
@@ -273,27 +277,30 @@ static void test_shared_tracker(void)
                       names[i], (long long)dec.frames, (long long)enc.frames);
         }
         /* and they add up to the totals, for every operation type */
-        for (int t = 0; t < VSR_OP_COUNT; t++) {
+        char **types = NULL;
+        int n_types = 0;
+        CHECK_EQ_INT(vsr_tracker_list(tr, VSR_LIST_TYPES, &types, &n_types), 0);
+        CHECK_MSG(n_types == 8, "%d operation types recorded, expected libvsr's 8 stages", n_types);
+        for (int t = 0; t < n_types; t++) {
             vsr_op_stats all = {.size = sizeof(all)};
-            vsr_tracker_get_stats(tr, (vsr_op_type)t, NULL, &all);
+            vsr_tracker_get_stats(tr, types[t], NULL, &all);
             int64_t count = 0, fr = 0, succ = 0;
             double total = 0;
             for (int i = 0; i < NT; i++) {
                 vsr_op_stats st = {.size = sizeof(st)};
-                vsr_tracker_get_stats(tr, (vsr_op_type)t, names[i], &st);
+                vsr_tracker_get_stats(tr, types[t], names[i], &st);
                 count += st.count;
                 fr += st.frames;
                 succ += st.successes;
                 total += st.total_ms;
             }
             CHECK_MSG(all.count == count && all.frames == fr && all.successes == succ,
-                      "%s: overall %lld records / %lld frames, strategies sum to %lld / %lld",
-                      vsr_op_type_name((vsr_op_type)t), (long long)all.count, (long long)all.frames,
-                      (long long)count, (long long)fr);
+                      "%s: overall %lld records / %lld frames, strategies sum to %lld / %lld", types[t],
+                      (long long)all.count, (long long)all.frames, (long long)count, (long long)fr);
             CHECK_MSG(all.total_ms <= total * (1 + 1e-9) + 1e-9 && all.total_ms >= total * (1 - 1e-9) - 1e-9,
-                      "%s: total %.6f ms, strategies sum to %.6f ms", vsr_op_type_name((vsr_op_type)t), all.total_ms,
-                      total);
+                      "%s: total %.6f ms, strategies sum to %.6f ms", types[t], all.total_ms, total);
         }
+        vsr_free(types);
         vsr_op_stats run = {.size = sizeof(run)};
         vsr_tracker_get_stats(tr, VSR_OP_RUN, NULL, &run);
         CHECK_EQ_INT(run.count, NT);
@@ -301,18 +308,27 @@ static void test_shared_tracker(void)
         uint64_t ids[NT] = {0};
         int nid = 0;
         for (int i = 0; i < vsr_tracker_history_count(tr); i++) {
-            vsr_op_record r;
-            memset(&r, 0, sizeof(r));
-            r.size = sizeof(r);
-            if (vsr_tracker_history_get(tr, i, &r) == 0 && r.type == VSR_OP_RUN && nid < NT)
-                ids[nid++] = r.run_id;
+            vsr_op_record *r = NULL;
+            if (vsr_tracker_history_get(tr, i, &r) == 0 && strcmp(r->type, VSR_OP_RUN) == 0 && nid < NT) {
+                ids[nid++] = r->run_id;
+                /* the run was an operation in flight: it has its memory peak */
+                CHECK_MSG(r->peak_rss_bytes > 0, "run record without a peak RSS (%lld)",
+                          (long long)r->peak_rss_bytes);
+            }
+            vsr_free(r);
         }
         CHECK(nid == NT && ids[0] && ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
         CHECK(atomic_load(&p.reads) > 0);
+        fprintf(stderr, "  the poller read %d times, %d of them with runs in flight\n", atomic_load(&p.reads),
+                atomic_load(&p.runs_seen_in_flight));
+        vsr_op_record *fl = NULL;
+        int nf = -1;
+        CHECK(vsr_tracker_in_flight(tr, &fl, &nf) == 0 && nf == 0); /* every run ended */
+        vsr_free(fl);
     }
     for (int i = 0; i < NT; i++)
         vsr_session_close(&jobs[i].ses);
-    vsr_tracker_destroy(&tr);
+    vsr_tracker_unref(&tr);
 }
 
 int main(void)

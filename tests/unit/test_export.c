@@ -1,4 +1,5 @@
-/* Tracker exports: JSON round trip, CSV quoting, Prometheus text format. */
+/* Tracker exports: JSON round trip, CSV quoting, Prometheus text format,
+ * with libvsr's stages and caller-named types and strategies. */
 #include <ctype.h>
 #include <math.h>
 #include <stdint.h>
@@ -13,11 +14,15 @@
 #include "tracker_internal.h"
 
 #define N_RECORDS 7
+#define N_HISTORY (N_RECORDS + 1) /* and the caller's operation */
 
 static const char *nasty_message = "failed, badly: \"quoted\"\nsecond line, with \\ too";
 static const char *nasty_strategy = "model \"x\"\\v2\nnew";
+static const char *nasty_type = "caller \"op\",\\ new\nline";
 /* beyond 2^53: a double would round it */
 static const int64_t big_start = 9007199254740993LL;
+
+static vsr_op *pending; /* in flight during the exports */
 
 static vsr_tracker *make_tracker(void)
 {
@@ -25,14 +30,15 @@ static vsr_tracker *make_tracker(void)
     vsr_tracker_settings_default(&s);
     s.sampler_interval_ms = 0;
     vsr_tracker *t = NULL;
-    CHECK_EQ_INT(vsr_tracker_create(&t, &s), 0);
+    CHECK_EQ_INT(vsr_tracker_open(&t, &s), 0);
     vsr_tracker_set_meta(t, "host", "box;1=a\\b");
     vsr_tracker_set_meta(t, "job", "7");
     for (int i = 0; i < N_RECORDS; i++) {
         vsr_op_record r;
         memset(&r, 0, sizeof(r));
         r.size = sizeof(r);
-        r.type = i == N_RECORDS - 1 ? VSR_OP_RUN : (vsr_op_type)(i % 3 + 2);
+        static const char *const types[] = {VSR_OP_UPLOAD, VSR_OP_INFERENCE, VSR_OP_DOWNLOAD};
+        r.type = i == N_RECORDS - 1 ? VSR_OP_RUN : i == 4 ? nasty_type : types[i % 3];
         r.strategy = i % 2 ? "realesr-x2" : nasty_strategy;
         r.run_id = 5;
         r.start_ns = big_start + i;
@@ -54,8 +60,18 @@ static vsr_tracker *make_tracker(void)
         vsr_kv own[] = {{"tile", "4"}, {"note", "a,b"}};
         r.meta = own;
         r.n_meta = i == 3 ? 2 : 0;
+        r.quality = i == 5 ? 0.75 : NAN;
+        r.peak_rss_bytes = i == 5 ? 123456789 : -1;
+        r.peak_device_bytes = -1;
         CHECK_EQ_INT(vsr_tracker_record(t, &r), 0);
     }
+    /* a caller's operation, ended, and one still in flight */
+    vsr_op *op = NULL;
+    CHECK_EQ_INT(vsr_op_begin(t, "analysis", "degradation_router", &op), 0);
+    vsr_op_set_frames(op, 3);
+    vsr_op_end(&op, 0, NULL);
+    CHECK_EQ_INT(vsr_op_begin(t, nasty_type, nasty_strategy, &pending), 0);
+    vsr_op_set_meta(pending, "stage", "a,b;c");
     vsr_tracker_record_quality(t, 0, 31.25, 0.875);
     vsr_tracker_record_quality(t, 1, INFINITY, 1.0);
     vsri_tracker_note_inflight(t, 12);
@@ -85,6 +101,39 @@ static void check_json_stats(const vsri_json *o, const vsr_op_stats *s)
     CHECK(num_eq(vsri_json_get(o, "p50_ms"), s->p50_ms));
     CHECK(num_eq(vsri_json_get(o, "p95_ms"), s->p95_ms));
     CHECK(num_eq(vsri_json_get(o, "fps"), s->fps));
+    CHECK(num_eq(vsri_json_get(o, "success_rate"), s->success_rate));
+    CHECK(vsri_json_int(vsri_json_get(o, "peak_rss_bytes"), &v) == 0 && v == s->peak_rss_bytes);
+    CHECK(vsri_json_int(vsri_json_get(o, "peak_device_bytes"), &v) == 0 && v == s->peak_device_bytes);
+}
+
+static int num_or_null_eq(const vsri_json *j, double v)
+{
+    return isnan(v) ? vsri_json_type_of(j) == VSRI_JSON_NULL : num_eq(j, v);
+}
+
+static void check_json_trend(const vsri_json *o, const vsr_op_trend *t)
+{
+    int64_t v;
+    CHECK(vsri_json_type_of(o) == VSRI_JSON_OBJECT);
+    CHECK(vsri_json_int(vsri_json_get(o, "window"), &v) == 0 && v == t->window);
+    CHECK(vsri_json_int(vsri_json_get(o, "recent_count"), &v) == 0 && v == t->recent_count);
+    CHECK(vsri_json_int(vsri_json_get(o, "previous_count"), &v) == 0 && v == t->previous_count);
+    CHECK(num_or_null_eq(vsri_json_get(o, "recent_mean_ms"), t->recent_mean_ms));
+    CHECK(num_or_null_eq(vsri_json_get(o, "previous_mean_ms"), t->previous_mean_ms));
+    CHECK(num_or_null_eq(vsri_json_get(o, "duration_ratio"), t->duration_ratio));
+    CHECK(num_or_null_eq(vsri_json_get(o, "recent_success_rate"), t->recent_success_rate));
+    CHECK(num_or_null_eq(vsri_json_get(o, "previous_success_rate"), t->previous_success_rate));
+}
+
+static void check_json_key(vsr_tracker *t, const vsri_json *o, const char *type, const char *strategy)
+{
+    vsr_op_stats s = {.size = sizeof(s)};
+    vsr_op_trend tr = {.size = sizeof(tr)};
+    CHECK_EQ_INT(vsr_tracker_get_stats(t, type, strategy, &s), 0);
+    CHECK_EQ_INT(vsr_tracker_get_trend(t, type, strategy, VSRI_EXPORT_TREND_WINDOW, &tr), 0);
+    CHECK_MSG(s.count > 0, "exported key %s/%s has no records", type ? type : "*", strategy ? strategy : "*");
+    check_json_stats(o, &s);
+    check_json_trend(vsri_json_get(o, "trend"), &tr);
 }
 
 static void test_json(vsr_tracker *t)
@@ -103,32 +152,62 @@ static void test_json(vsr_tracker *t)
         return;
     }
     CHECK(strcmp(vsri_json_string(vsri_json_get(root, "format"), ""), "libvsr-stats") == 0);
-    CHECK(num_eq(vsri_json_get(root, "version"), 1));
+    CHECK(num_eq(vsri_json_get(root, "version"), 2));
     CHECK(strcmp(vsri_json_string(vsri_json_get(root, "library"), ""), vsr_version_string()) == 0);
 
+    /* per type: every type with records (libvsr's and the caller's), with
+     * its strategies inside; they add up to the type's count */
+    char **types = NULL, **strategies = NULL;
+    int n_types = 0, n_strategies = 0;
+    vsr_tracker_list(t, VSR_LIST_TYPES, &types, &n_types);
+    vsr_tracker_list(t, VSR_LIST_STRATEGIES, &strategies, &n_strategies);
+    CHECK_EQ_INT(n_types, 6); /* upload, inference, download, run, the nasty one, analysis */
     const vsri_json *stats = vsri_json_get(root, "stats");
-    CHECK_EQ_INT(vsri_json_count(stats), VSR_OP_COUNT);
-    for (int type = 0; type < VSR_OP_COUNT; type++) {
-        const char *name = vsr_op_type_name((vsr_op_type)type);
-        const vsri_json *o = vsri_json_get(stats, name);
+    CHECK_EQ_INT(vsri_json_count(stats), n_types);
+    for (int i = 0; i < n_types; i++) {
+        /* in the order of vsr_tracker_list */
+        CHECK(vsri_json_key_at(stats, i) && strcmp(vsri_json_key_at(stats, i), types[i]) == 0);
+        const vsri_json *o = vsri_json_get(stats, types[i]);
         CHECK(o != NULL);
-        vsr_op_stats s = {.size = sizeof(s)};
-        vsr_tracker_get_stats(t, (vsr_op_type)type, NULL, &s);
-        check_json_stats(o, &s);
+        check_json_key(t, o, types[i], NULL);
         const vsri_json *by = vsri_json_get(o, "by_strategy");
         CHECK(vsri_json_type_of(by) == VSRI_JSON_OBJECT);
         int64_t sum = 0;
-        for (int i = 0; i < vsri_json_count(by); i++) {
-            const char *strat = vsri_json_key_at(by, i);
-            vsr_tracker_get_stats(t, (vsr_op_type)type, strat, &s);
-            check_json_stats(vsri_json_at(by, i), &s);
+        for (int k = 0; k < vsri_json_count(by); k++) {
+            const char *strat = vsri_json_key_at(by, k);
+            check_json_key(t, vsri_json_at(by, k), types[i], strat);
+            vsr_op_stats s = {.size = sizeof(s)};
+            vsr_tracker_get_stats(t, types[i], strat, &s);
             sum += s.count;
         }
-        vsr_tracker_get_stats(t, (vsr_op_type)type, NULL, &s);
+        vsr_op_stats s = {.size = sizeof(s)};
+        vsr_tracker_get_stats(t, types[i], NULL, &s);
         CHECK_EQ_INT(sum, s.count);
     }
-    const vsri_json *inf = vsri_json_get(stats, "inference");
-    CHECK(vsri_json_get(vsri_json_get(inf, "by_strategy"), nasty_strategy) != NULL);
+    const vsri_json *up = vsri_json_get(stats, "upload");
+    CHECK(vsri_json_get(vsri_json_get(up, "by_strategy"), nasty_strategy) != NULL);
+    CHECK(vsri_json_get(stats, nasty_type) != NULL);
+    const vsri_json *analysis = vsri_json_get(stats, "analysis");
+    CHECK(vsri_json_get(vsri_json_get(analysis, "by_strategy"), "degradation_router") != NULL);
+
+    /* per strategy over every type */
+    const vsri_json *per_strategy = vsri_json_get(root, "strategies");
+    CHECK_EQ_INT(vsri_json_count(per_strategy), n_strategies);
+    for (int i = 0; i < n_strategies; i++) {
+        CHECK(strcmp(vsri_json_key_at(per_strategy, i), strategies[i]) == 0);
+        check_json_key(t, vsri_json_at(per_strategy, i), NULL, strategies[i]);
+    }
+    vsr_free(types);
+    vsr_free(strategies);
+
+    /* the operation in flight */
+    const vsri_json *fl = vsri_json_get(root, "in_flight");
+    CHECK_EQ_INT(vsri_json_count(fl), 1);
+    const vsri_json *f0 = vsri_json_at(fl, 0);
+    CHECK(strcmp(vsri_json_string(vsri_json_get(f0, "type"), ""), nasty_type) == 0);
+    CHECK(strcmp(vsri_json_string(vsri_json_get(f0, "strategy"), ""), nasty_strategy) == 0);
+    CHECK(vsri_json_bool(vsri_json_get(f0, "success"), 1) == 0);
+    CHECK(strcmp(vsri_json_string(vsri_json_get(vsri_json_get(f0, "meta"), "stage"), ""), "a,b;c") == 0);
 
     const vsri_json *res = vsri_json_get(root, "resources");
     int64_t v = 0;
@@ -148,11 +227,18 @@ static void test_json(vsr_tracker *t)
     CHECK(vsri_json_bool(vsri_json_get(q, "per_frame_truncated"), 1) == 0);
 
     const vsri_json *hist = vsri_json_get(root, "history");
-    CHECK_EQ_INT(vsri_json_count(hist), N_RECORDS);
+    CHECK_EQ_INT(vsri_json_count(hist), N_HISTORY);
     for (int i = 0; i < vsri_json_count(hist) && i < N_RECORDS; i++) {
         const vsri_json *h = vsri_json_at(hist, i);
-        vsr_op_record r = {.size = sizeof(r)};
-        vsr_tracker_history_get(t, i, &r);
+        vsr_op_record *rp = NULL;
+        CHECK_EQ_INT(vsr_tracker_history_get(t, i, &rp), 0);
+        if (!rp)
+            break;
+        vsr_op_record r = *rp;
+        CHECK(vsri_json_int(vsri_json_get(h, "id"), &v) == 0 && v == (int64_t)r.id);
+        CHECK(num_or_null_eq(vsri_json_get(h, "quality"), r.quality));
+        CHECK(vsri_json_int(vsri_json_get(h, "peak_rss_bytes"), &v) == 0 && v == r.peak_rss_bytes);
+        CHECK(vsri_json_int(vsri_json_get(h, "peak_device_bytes"), &v) == 0 && v == -1);
         CHECK(vsri_json_int(vsri_json_get(h, "start_ns"), &v) == 0 && v == r.start_ns);
         CHECK(v == big_start + i);
         CHECK(vsri_json_int(vsri_json_get(h, "end_ns"), &v) == 0 && v == r.end_ns);
@@ -163,7 +249,7 @@ static void test_json(vsr_tracker *t)
         CHECK(vsri_json_int(vsri_json_get(h, "out_height"), &v) == 0 && v == 720);
         CHECK(vsri_json_int(vsri_json_get(h, "scale"), &v) == 0 && v == 2);
         CHECK(vsri_json_int(vsri_json_get(h, "error_code"), &v) == 0 && v == r.error_code);
-        CHECK(strcmp(vsri_json_string(vsri_json_get(h, "type"), ""), vsr_op_type_name(r.type)) == 0);
+        CHECK(strcmp(vsri_json_string(vsri_json_get(h, "type"), ""), r.type) == 0);
         CHECK(strcmp(vsri_json_string(vsri_json_get(h, "strategy"), ""), r.strategy) == 0);
         CHECK(strcmp(vsri_json_string(vsri_json_get(h, "precision"), ""), "bf16") == 0);
         if (r.device)
@@ -179,6 +265,7 @@ static void test_json(vsr_tracker *t)
             CHECK(strcmp(vsri_json_key_at(meta, m), r.meta[m].key) == 0);
             CHECK(strcmp(vsri_json_string(vsri_json_at(meta, m), ""), r.meta[m].value) == 0);
         }
+        vsr_free(rp);
     }
     vsri_json_free(root);
     vsr_free(text);
@@ -262,11 +349,11 @@ static void test_csv(vsr_tracker *t)
     CHECK_EQ_INT(vsr_tracker_export_string(t, VSR_EXPORT_CSV, &text), 0);
     if (!text)
         return;
-    csv_row rows[N_RECORDS + 2];
+    csv_row rows[N_HISTORY + 2];
     memset(rows, 0, sizeof(rows));
-    int n = csv_parse(text, rows, N_RECORDS + 2);
-    CHECK_EQ_INT(n, N_RECORDS + 1);
-    if (n != N_RECORDS + 1) {
+    int n = csv_parse(text, rows, N_HISTORY + 2);
+    CHECK_EQ_INT(n, N_HISTORY + 1);
+    if (n != N_HISTORY + 1) {
         fprintf(stderr, "%s\n", text);
         if (n > 0)
             csv_free(rows, n);
@@ -276,18 +363,38 @@ static void test_csv(vsr_tracker *t)
     static const char *const columns[] = {
         "run_id", "type", "strategy", "start_ns", "end_ns", "duration_ns", "frames",
         "chunks", "tiles", "in_width", "in_height", "out_width", "out_height", "scale",
-        "precision", "device", "success", "error_code", "error_message", "meta"};
-    CHECK_EQ_INT(rows[0].n, 20);
-    for (int c = 0; c < 20 && c < rows[0].n; c++)
+        "precision", "device", "success", "error_code", "error_message", "meta", "id", "quality",
+        "peak_rss_bytes", "peak_device_bytes"};
+    enum { NCOL = sizeof(columns) / sizeof(columns[0]) };
+    CHECK_EQ_INT(rows[0].n, NCOL);
+    for (int c = 0; c < NCOL && c < rows[0].n; c++)
         CHECK(strcmp(rows[0].field[c], columns[c]) == 0);
     for (int i = 1; i < n; i++) {
-        vsr_op_record r = {.size = sizeof(r)};
-        vsr_tracker_history_get(t, i - 1, &r);
-        csv_row *row = &rows[i];
-        CHECK_EQ_INT(row->n, 20);
-        if (row->n != 20)
+        vsr_op_record *rp = NULL;
+        CHECK_EQ_INT(vsr_tracker_history_get(t, i - 1, &rp), 0);
+        if (!rp)
             continue;
-        CHECK(strcmp(row->field[1], vsr_op_type_name(r.type)) == 0);
+        vsr_op_record r = *rp;
+        csv_row *row = &rows[i];
+        CHECK_EQ_INT(row->n, NCOL);
+        if (row->n != NCOL) {
+            vsr_free(rp);
+            continue;
+        }
+        CHECK(strcmp(row->field[1], r.type) == 0);
+        CHECK(strtoull(row->field[20], NULL, 10) == r.id);
+        if (isnan(r.quality))
+            CHECK(row->field[21][0] == 0);
+        else
+            CHECK(strtod(row->field[21], NULL) == r.quality);
+        CHECK(strtoll(row->field[22], NULL, 10) == r.peak_rss_bytes);
+        CHECK(strtoll(row->field[23], NULL, 10) == r.peak_device_bytes);
+        if (i - 1 == N_RECORDS) { /* the caller's operation */
+            CHECK(strcmp(row->field[1], "analysis") == 0 && strcmp(row->field[2], "degradation_router") == 0);
+            CHECK(strtoll(row->field[22], NULL, 10) > 0); /* measured at begin and end */
+            vsr_free(rp);
+            continue;
+        }
         CHECK(strcmp(row->field[2], r.strategy) == 0);
         CHECK(strtoll(row->field[3], NULL, 10) == r.start_ns);
         CHECK(strtoll(row->field[5], NULL, 10) == r.duration_ns);
@@ -304,6 +411,7 @@ static void test_csv(vsr_tracker *t)
             CHECK_EQ_INT(r.n_meta, 2);
             CHECK(strcmp(row->field[19], "host=box\\;1\\=a\\\\b;job=7") == 0);
         }
+        vsr_free(rp);
     }
     csv_free(rows, n);
     vsr_free(text);
@@ -384,6 +492,7 @@ static void test_prometheus(vsr_tracker *t)
     char last_help[80] = "";
     int samples = 0, bad = 0;
     int found_ok = 0, found_fail = 0, found_p50 = 0, found_count = 0;
+    int found_type = 0, found_caller = 0, found_in_flight = 0, found_peak = 0;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, "# HELP ", 7) == 0) {
@@ -436,6 +545,18 @@ static void test_prometheus(vsr_tracker *t)
             found_p50 = 1;
         if (strncmp(line, "libvsr_operation_duration_seconds_count{type=\"run\"", 50) == 0)
             found_count = value == 1;
+        /* a caller's type, escaped like any label value */
+        if (strcmp(name, "libvsr_operations_total") == 0 &&
+            strstr(labels, "type=\"caller \\\"op\\\",\\\\ new\\nline\"") && strstr(labels, "success"))
+            found_type = value == 1;
+        if (strcmp(line, "libvsr_operations_total{type=\"analysis\",strategy=\"degradation_router\","
+                         "result=\"success\"} 1") == 0)
+            found_caller = 1;
+        if (strcmp(name, "libvsr_operations_in_flight") == 0 && strstr(labels, "type=\"caller"))
+            found_in_flight = value == 1;
+        if (strcmp(line, "libvsr_operation_peak_rss_bytes{type=\"download\",strategy=\"realesr-x2\"} "
+                         "123456789") == 0)
+            found_peak = 1;
     }
     CHECK_EQ_INT(bad, 0);
     CHECK(samples > 10);
@@ -443,10 +564,15 @@ static void test_prometheus(vsr_tracker *t)
     CHECK(found_fail);
     CHECK(found_p50);
     CHECK(found_count);
+    CHECK(found_type);
+    CHECK(found_caller);
+    CHECK(found_in_flight);
+    CHECK(found_peak);
     static const char *const required[] = {
         "libvsr_operations_total", "libvsr_operation_duration_seconds", "libvsr_frames_total",
         "libvsr_peak_rss_bytes", "libvsr_peak_device_bytes", "libvsr_cpu_percent",
-        "libvsr_quality_psnr_db", "libvsr_quality_ssim"};
+        "libvsr_quality_psnr_db", "libvsr_quality_ssim", "libvsr_operations_in_flight",
+        "libvsr_operation_peak_rss_bytes", "libvsr_operation_peak_device_bytes"};
     for (size_t r = 0; r < sizeof(required) / sizeof(required[0]); r++) {
         int seen = 0;
         for (int i = 0; i < n_families; i++)
@@ -498,7 +624,7 @@ static void test_empty(void)
     vsr_tracker_settings s;
     vsr_tracker_settings_default(&s);
     s.sampler_interval_ms = 0;
-    CHECK_EQ_INT(vsr_tracker_create(&t, &s), 0);
+    CHECK_EQ_INT(vsr_tracker_open(&t, &s), 0);
     for (int f = 0; f <= 2; f++) {
         char *text = NULL;
         CHECK_EQ_INT(vsr_tracker_export_string(t, (vsr_export_format)f, &text), 0);
@@ -511,13 +637,17 @@ static void test_empty(void)
             const vsri_json *q = vsri_json_get(root, "quality");
             CHECK(vsri_json_type_of(vsri_json_get(q, "psnr_mean")) == VSRI_JSON_NULL);
             CHECK_EQ_INT(vsri_json_count(vsri_json_get(root, "history")), 0);
+            CHECK(vsri_json_type_of(vsri_json_get(root, "stats")) == VSRI_JSON_OBJECT);
+            CHECK_EQ_INT(vsri_json_count(vsri_json_get(root, "stats")), 0);
+            CHECK_EQ_INT(vsri_json_count(vsri_json_get(root, "strategies")), 0);
+            CHECK_EQ_INT(vsri_json_count(vsri_json_get(root, "in_flight")), 0);
             vsri_json_free(root);
         }
         if (f == VSR_EXPORT_CSV && text)
             CHECK(strchr(text, '\n') == text + strlen(text) - 1); /* the header only */
         vsr_free(text);
     }
-    vsr_tracker_destroy(&t);
+    vsr_tracker_unref(&t);
 }
 
 int main(void)
@@ -528,7 +658,8 @@ int main(void)
     test_csv(t);
     test_prometheus(t);
     test_files(t);
-    vsr_tracker_destroy(&t);
+    vsr_op_end(&pending, 0, NULL);
+    vsr_tracker_unref(&t);
     test_empty();
     return test_result("export");
 }

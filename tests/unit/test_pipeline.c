@@ -137,12 +137,12 @@ static void test_cancel_from_callback(void)
     const char *clip = test_path("VSR_TEST_DATA", "long_120.mkv");
     for (int pipelined = 0; pipelined <= 1; pipelined++) {
         vsr_tracker *tr = NULL;
-        CHECK(vsr_tracker_create(&tr, NULL) == 0);
+        CHECK(vsr_tracker_open(&tr, NULL) == 0);
         cancel_at c = {.k = 17};
         vsr_tracker_set_progress_callback(tr, cancel_progress, &c);
         vsr_session *ses = open_session(tiny, 1, tr);
         if (!ses) {
-            vsr_tracker_destroy(&tr);
+            vsr_tracker_unref(&tr);
             return;
         }
         vsr_run_result r;
@@ -164,7 +164,7 @@ static void test_cancel_from_callback(void)
         CHECK(vsr_input_damaged(in, NULL) == 0);
         vsr_input_close(&in);
         vsr_session_close(&ses);
-        vsr_tracker_destroy(&tr);
+        vsr_tracker_unref(&tr);
     }
 }
 
