@@ -21,7 +21,8 @@ from .log import capture_ffmpeg, set_log_callback, set_log_level
 from .session import (Model, ModelCard, Recommendation, RunResult, Session, SessionInfo,
                       recommend_settings)
 from .stream import Input, InputInfo, Output
-from .tracker import OpRecord, OpStats, Progress, QualityStats, ResourceStats, Tracker
+from .tracker import (Operation, OpRecord, OpStats, OpTrend, Progress, QualityStats, ResourceStats,
+                      Tracker)
 
 #: API version this binding was written for.
 __api_version__ = (API_VERSION_MAJOR, API_VERSION_MINOR, API_VERSION_PATCH)
@@ -47,7 +48,8 @@ __all__ = [
     "CancelledError", "Colour", "ConfigError", "DeviceError", "DeviceOutOfMemoryError",
     "EndOfStream", "ExportFormat", "Frame", "Granularity", "Input", "InputDamagedError",
     "InputError", "InputInfo", "InvalidArgumentError", "Layout", "LimitError", "LogLevel", "Model",
-    "ModelCard", "ModelError", "ModelRunError", "OpRecord", "OpStats", "OpType", "OutOfMemoryError",
+    "ModelCard", "ModelError", "ModelRunError", "Operation", "OpRecord", "OpStats", "OpTrend", "OpType",
+    "OutOfMemoryError",
     "Output", "OutputError", "PixFmt", "Precision", "Progress", "QualityStats", "Recommendation",
     "ResourceStats", "ResumeError", "RunResult", "Session", "SessionInfo", "Tracker",
     "UnsupportedError", "VSR_AUTO", "VsrError", "build_info", "capture_ffmpeg", "last_error",

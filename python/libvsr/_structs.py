@@ -162,18 +162,27 @@ class vsr_output_settings(Structure):
 # ------------------------------------------------------------------ tracker.h
 
 
-class OpType(enum.IntEnum):
-    DECODE = 0
-    PREPROCESS = 1
-    UPLOAD = 2
-    INFERENCE = 3
-    DOWNLOAD = 4
-    POSTPROCESS = 5
-    ENCODE = 6
-    RUN = 7
+class OpType(str, enum.Enum):
+    """Operation types of libvsr's own stages (VSR_OP_*). Records carry the
+    type as a string, so these compare equal to "decode", ...; any other
+    non-empty string is a type of the caller's."""
+    DECODE = "decode"
+    PREPROCESS = "preprocess"
+    UPLOAD = "upload"
+    INFERENCE = "inference"
+    DOWNLOAD = "download"
+    POSTPROCESS = "postprocess"
+    ENCODE = "encode"
+    RUN = "run"
+
+    def __str__(self):
+        return self.value
 
 
-OP_COUNT = 8
+OP_NAME_MAX = 255
+TRACKER_TREND_MAX_WINDOW = 1024
+LIST_TYPES = 1
+LIST_STRATEGIES = 2
 
 
 class vsr_kv(Structure):
@@ -186,8 +195,9 @@ class vsr_kv(Structure):
 class vsr_op_record(Structure):
     _fields_ = [
         ("size", c_uint32),
-        ("type", c_int),  # vsr_op_type
+        ("type", c_char_p),
         ("strategy", c_char_p),
+        ("id", c_uint64),
         ("run_id", c_uint64),
         ("start_ns", c_int64),
         ("end_ns", c_int64),
@@ -207,6 +217,9 @@ class vsr_op_record(Structure):
         ("error_message", c_char_p),
         ("n_meta", c_int),
         ("meta", POINTER(vsr_kv)),
+        ("quality", c_double),
+        ("peak_rss_bytes", c_int64),
+        ("peak_device_bytes", c_int64),
     ]
 
 
@@ -255,6 +268,23 @@ class vsr_op_stats(Structure):
         ("total_ms", c_double),
         ("frames", c_int64),
         ("fps", c_double),
+        ("success_rate", c_double),
+        ("peak_rss_bytes", c_int64),
+        ("peak_device_bytes", c_int64),
+    ]
+
+
+class vsr_op_trend(Structure):
+    _fields_ = [
+        ("size", c_uint32),
+        ("window", c_int),
+        ("recent_count", c_int64),
+        ("previous_count", c_int64),
+        ("recent_mean_ms", c_double),
+        ("previous_mean_ms", c_double),
+        ("duration_ratio", c_double),
+        ("recent_success_rate", c_double),
+        ("previous_success_rate", c_double),
     ]
 
 
@@ -410,7 +440,7 @@ class vsr_recommendation(Structure):
 PUBLIC_STRUCTS = {
     cls.__name__: cls
     for cls in (vsr_rational, vsr_colour, vsr_input_settings, vsr_input_info, vsr_output_settings,
-                vsr_kv, vsr_op_record, vsr_progress, vsr_tracker_settings, vsr_op_stats,
+                vsr_kv, vsr_op_record, vsr_progress, vsr_tracker_settings, vsr_op_stats, vsr_op_trend,
                 vsr_resource_stats, vsr_quality_stats, vsr_model_card, vsr_session_settings,
                 vsr_session_info, vsr_run_settings, vsr_run_result, vsr_recommendation)
 }

@@ -1,29 +1,39 @@
-"""Tracker: timings, resource peaks and quality of libvsr runs, with callbacks."""
+"""Tracker: timings, resource peaks and quality of libvsr runs and of the
+application's own operations, with callbacks."""
 import ctypes
+import functools
 import itertools
+import math
 import threading
 import weakref
-from ctypes import byref, c_void_p
+from ctypes import POINTER, byref, c_char_p, c_int, c_void_p
 from dataclasses import dataclass, field
 from typing import Optional
 
 from . import _handles
 from . import _lib
 from . import _structs as S
-from .errors import check
+from .errors import VsrError, check
 
 lib = _lib.lib
 
+#: error_code of an operation that ended with a Python exception (a tag of
+#: the binding's, like libvsr's own codes: negative, four letters "PYEX").
+EXCEPTION_CODE = -(ord('P') | (ord('Y') << 8) | (ord('E') << 16) | (ord('X') << 24))
+
 
 def op_type(t):
-    """OpType from an OpType, int or name ('decode', 'inference', ...)."""
+    """An operation type name from an OpType or a str ('decode', 'analysis', ...)."""
+    if isinstance(t, S.OpType):
+        return t.value
     if isinstance(t, str):
-        try:
-            return S.OpType[t.upper()]
-        except KeyError:
-            raise ValueError(f"unknown operation type {t!r}; one of "
-                             + ", ".join(o.name.lower() for o in S.OpType)) from None
-    return S.OpType(int(t))
+        return t
+    raise TypeError(f"operation type must be a str or OpType, not {type(t).__name__}")
+
+
+def _name(v):
+    """A type or strategy argument as bytes (None stays None)."""
+    return None if v is None else _lib.encode(op_type(v))
 
 
 def _enum(cls, v, what):
@@ -38,13 +48,14 @@ def _enum(cls, v, what):
 
 @dataclass
 class OpRecord:
-    """One finished operation (vsr_op_record), copied out of the library."""
-    type: S.OpType
+    """One operation (vsr_op_record), copied out of the library."""
+    type: str
     strategy: Optional[str]
+    id: int
     run_id: int
     start_ns: int
-    end_ns: int
-    duration_ns: int
+    end_ns: int          # 0 while in flight
+    duration_ns: int     # so far, while in flight
     frames: int
     chunks: int
     tiles: int
@@ -59,10 +70,13 @@ class OpRecord:
     error_code: int
     error_message: Optional[str]
     meta: dict = field(default_factory=dict)
+    quality: Optional[float] = None          # None when the operation had no quality score
+    peak_rss_bytes: Optional[int] = None     # None when unknown
+    peak_device_bytes: Optional[int] = None  # None when unknown
 
     @property
     def type_name(self):
-        return self.type.name.lower() if isinstance(self.type, S.OpType) else str(self.type)
+        return self.type
 
     @property
     def duration_ms(self):
@@ -71,19 +85,18 @@ class OpRecord:
     @classmethod
     def _from_c(cls, r):
         d = _lib.decode
-        try:
-            t = S.OpType(r.type)
-        except ValueError:
-            t = r.type
         meta = {}
         if r.meta and r.n_meta > 0:
             for i in range(r.n_meta):
                 kv = r.meta[i]
                 meta[d(kv.key)] = d(kv.value)
-        return cls(t, d(r.strategy), r.run_id, r.start_ns, r.end_ns, r.duration_ns, r.frames,
-                   r.chunks, r.tiles, r.in_width, r.in_height, r.out_width, r.out_height, r.scale,
-                   d(r.precision), d(r.device), bool(r.success), r.error_code,
-                   d(r.error_message), meta)
+        return cls(d(r.type), d(r.strategy), r.id, r.run_id, r.start_ns, r.end_ns, r.duration_ns,
+                   r.frames, r.chunks, r.tiles, r.in_width, r.in_height, r.out_width, r.out_height,
+                   r.scale, d(r.precision), d(r.device), bool(r.success), r.error_code,
+                   d(r.error_message), meta,
+                   None if math.isnan(r.quality) else r.quality,
+                   r.peak_rss_bytes if r.peak_rss_bytes >= 0 else None,
+                   r.peak_device_bytes if r.peak_device_bytes >= 0 else None)
 
 
 @dataclass
@@ -112,12 +125,16 @@ def _plain(cls_name, cstruct, doc):
 
 
 OpStats = _plain("OpStats", S.vsr_op_stats,
-                 "Statistics over the records of one operation type (vsr_op_stats).")
+                 "Statistics over the records of one type and/or strategy (vsr_op_stats); "
+                 "success_rate is NaN and the peaks are -1 when unknown.")
+OpTrend = _plain("OpTrend", S.vsr_op_trend,
+                 "The last `window` operations against the `window` before (vsr_op_trend); "
+                 "means, ratio and rates are NaN when undefined.")
 ResourceStats = _plain("ResourceStats", S.vsr_resource_stats,
                        "Resource peaks seen by the sampler (vsr_resource_stats).")
 QualityStats = _plain("QualityStats", S.vsr_quality_stats,
                       "PSNR/SSIM against a reference (vsr_quality_stats).")
-for _dc in (OpStats, ResourceStats, QualityStats):
+for _dc in (OpStats, OpTrend, ResourceStats, QualityStats):
     _dc.__module__ = __name__
 
 # Trackers by key. The two C callbacks below live as long as the module; a
@@ -162,6 +179,93 @@ _event_trampoline = S.EVENT_CALLBACK(_event_entry)
 _progress_trampoline = S.PROGRESS_CALLBACK(_progress_entry)
 
 
+class Operation(_handles.Handle):
+    """An operation of the application's in flight (vsr_op), from Tracker.operation().
+
+    Used as a context manager it ends when the block ends: as a success, or
+    as a failure with the exception's message when one is raised (the
+    exception goes on). update() sets what is known so far; fail() marks
+    it failed without an exception.
+    """
+
+    _kind = "operation"
+
+    def __init__(self, tracker, type, strategy=None):
+        self.type = op_type(type)
+        self.strategy = None if strategy is None else op_type(strategy)
+        self._in_size = (0, 0)
+        self._out_size = (0, 0)
+        self._failure = None
+        p = c_void_p()
+        check(lib.vsr_op_begin(tracker._handle(), _name(self.type), _name(self.strategy), byref(p)))
+        self._tracker = tracker
+        self._take(p)
+
+    def _free(self, ptr):
+        # Collected without being ended: recorded as a failure rather than lost.
+        lib.vsr_op_end(byref(ptr), EXCEPTION_CODE, b"the operation was never ended")
+
+    def update(self, frames=None, in_size=None, out_size=None, scale=None, quality=None, meta=None):
+        """Set what is known so far: frames processed, in_size=(w, h), out_size=(W, H)
+        (the scale follows when it is a whole number), scale, a quality score,
+        meta={key: value} (a value None removes the key). Returns self."""
+        h = self._handle()
+        if frames is not None:
+            check(lib.vsr_op_set_frames(h, int(frames)))
+        if in_size is not None or out_size is not None:
+            if in_size is not None:
+                self._in_size = (int(in_size[0]), int(in_size[1]))
+            if out_size is not None:
+                self._out_size = (int(out_size[0]), int(out_size[1]))
+            check(lib.vsr_op_set_resolution(h, *self._in_size, *self._out_size))
+        if scale is not None:
+            check(lib.vsr_op_set_scale(h, int(scale)))
+        if quality is not None:
+            check(lib.vsr_op_set_quality(h, float(quality)))
+        for k, v in (meta or {}).items():
+            check(lib.vsr_op_set_meta(h, _lib.encode(str(k)), None if v is None else _lib.encode(str(v))))
+        return self
+
+    def fail(self, message, code=EXCEPTION_CODE):
+        """Mark the operation failed (recorded when it ends)."""
+        self._failure = (int(code), str(message))
+
+    def end(self, error=None):
+        """End the operation now: error None = success (unless fail() was called),
+        an exception or a message = failure. Idempotent."""
+        if self._ptr is None:
+            return
+        code, msg = 0, None
+        if error is not None:
+            code = getattr(error, "code", None) if isinstance(error, VsrError) else None
+            code = code if isinstance(code, int) and code != 0 else EXCEPTION_CODE
+            msg = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
+        elif self._failure is not None:
+            code, msg = self._failure
+        ptr, self._ptr = self._ptr, None
+        try:
+            err = lib.vsr_op_end(byref(ptr), code, _lib.encode(msg))
+        finally:
+            _handles.unregister(self, self._kind)
+        # VSR_ERROR_CANCELLED: an event callback's wish, meant for libvsr's runs
+        if err < 0 and err != S.VSR_ERROR_CANCELLED:
+            check(err)
+
+    @property
+    def ended(self):
+        return self._ptr is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.end(exc)
+        return False  # an exception goes on
+
+    def __repr__(self):
+        return f"<libvsr.Operation {self.type!r} by {self.strategy!r} {'ended' if self.ended else 'in flight'}>"
+
+
 class Tracker(_handles.Handle):
     """Where the time and memory went (vsr_tracker).
 
@@ -170,6 +274,17 @@ class Tracker(_handles.Handle):
         with libvsr.Session(model_path=..., tracker=t) as s:
             s.upscale_file("in.mp4", "out.mkv")
         print(t.stats("inference").mean_ms)
+
+    The application's own operations go into the same tracker:
+
+        with t.operation("analysis", "degradation_router") as op:
+            op.update(frames=n, in_size=(w, h), out_size=(2 * w, 2 * h), quality=0.9,
+                      meta={"scene": "night"})
+
+        @t.track("enhancement", "vsrm")
+        def enhance(clip): ...
+
+    An exception inside is recorded as a failure with its message and goes on.
 
     Callbacks run on library worker threads, one at a time. A callback that
     returns a true value cancels the run. A callback that raises also
@@ -192,7 +307,7 @@ class Tracker(_handles.Handle):
         self.callback_error = None
         self._err_lock = threading.RLock()
         p = c_void_p()
-        check(lib.vsr_tracker_create(byref(p), byref(s)))
+        check(lib.vsr_tracker_open(byref(p), byref(s)))
         self._key = next(_tracker_keys)
         with _trackers_lock:
             _trackers[self._key] = weakref.ref(self)
@@ -201,7 +316,7 @@ class Tracker(_handles.Handle):
     def _free(self, ptr):
         with _trackers_lock:
             _trackers.pop(self._key, None)
-        lib.vsr_tracker_destroy(byref(ptr))
+        lib.vsr_tracker_unref(byref(ptr))
 
     # ---------------------------------------------------------- callbacks
     def on_event(self, callback):
@@ -262,27 +377,83 @@ class Tracker(_handles.Handle):
         """Clear statistics, history, peaks and quality (callbacks and metadata stay)."""
         lib.vsr_tracker_reset(self._handle())
 
+    # ------------------------------------------------------ own operations
+    def operation(self, type, strategy=None):
+        """Begin an operation of the application's (an Operation; best used with `with`)."""
+        return Operation(self, type, strategy)
+
+    def track(self, type, strategy=None):
+        """Decorator: each call of the function is one operation of this type and strategy."""
+        def decorate(fn):
+            @functools.wraps(fn)
+            def tracked(*args, **kwargs):
+                with self.operation(type, strategy):
+                    return fn(*args, **kwargs)
+            return tracked
+        return decorate
+
     # ------------------------------------------------------------ reading
-    def stats(self, type, strategy=None):
-        """OpStats of one operation type ('decode', ..., 'run'), for one strategy or all."""
+    def stats(self, type=None, strategy=None):
+        """OpStats of one type ('decode', ..., 'run', or the application's) and one
+        strategy; None means all."""
         c = S.new_sized(S.vsr_op_stats)
-        check(lib.vsr_tracker_get_stats(self._handle(), int(op_type(type)), _lib.encode(strategy),
-                                        byref(c)))
+        check(lib.vsr_tracker_get_stats(self._handle(), _name(type), _name(strategy), byref(c)))
         return OpStats._from_c(c)
 
+    def trend(self, type=None, strategy=None, window=100):
+        """OpTrend: the last `window` operations of the key against the `window` before."""
+        c = S.new_sized(S.vsr_op_trend)
+        check(lib.vsr_tracker_get_trend(self._handle(), _name(type), _name(strategy), int(window),
+                                        byref(c)))
+        return OpTrend._from_c(c)
+
+    def _list(self, what):
+        names = POINTER(c_char_p)()
+        n = c_int()
+        check(lib.vsr_tracker_list(self._handle(), what, byref(names), byref(n)))
+        try:
+            return [_lib.decode(names[i]) for i in range(n.value)]
+        finally:
+            lib.vsr_free(ctypes.cast(names, c_void_p))
+
+    def types(self):
+        """The operation types with records, sorted."""
+        return self._list(S.LIST_TYPES)
+
+    def strategies(self):
+        """The strategies with records, sorted ('' for records without one)."""
+        return self._list(S.LIST_STRATEGIES)
+
     def all_stats(self, strategy=None):
-        """{type name: OpStats} for every operation type."""
-        return {t.name.lower(): self.stats(t, strategy) for t in S.OpType}
+        """{type: OpStats} for every type with records (of one strategy, or all)."""
+        return {t: self.stats(t, strategy) for t in self.types()}
+
+    def strategy_stats(self):
+        """{strategy: OpStats} over every type."""
+        return {s: self.stats(None, s) for s in self.strategies()}
+
+    def _records(self, ptr, n):
+        try:
+            return [OpRecord._from_c(ptr[i]) for i in range(n)]
+        finally:
+            lib.vsr_free(ctypes.cast(ptr, c_void_p))
+
+    def in_flight(self):
+        """The operations begun and not yet ended, oldest first, as OpRecord objects."""
+        p = POINTER(S.vsr_op_record)()
+        n = c_int()
+        check(lib.vsr_tracker_in_flight(self._handle(), byref(p), byref(n)))
+        return self._records(p, n.value) if n.value else []
 
     def history(self):
         """The records kept, oldest first, as OpRecord objects."""
         h = self._handle()
         out = []
         for i in range(lib.vsr_tracker_history_count(h)):
-            c = S.new_sized(S.vsr_op_record)
-            if lib.vsr_tracker_history_get(h, i, byref(c)) < 0:
+            p = POINTER(S.vsr_op_record)()
+            if lib.vsr_tracker_history_get(h, i, byref(p)) < 0:
                 break  # the ring moved on meanwhile
-            out.append(OpRecord._from_c(c))
+            out += self._records(p, 1)
         return out
 
     def resources(self):

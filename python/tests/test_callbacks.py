@@ -7,7 +7,7 @@ import pytest
 
 # Records made by vsr_upscale_file's own stages (the session's upload,
 # inference and download records are checked separately below).
-PIPELINE_STAGES = {0, 1, 5, 6, 7}  # decode, preprocess, postprocess, encode, run
+PIPELINE_STAGES = {"decode", "preprocess", "postprocess", "encode", "run"}
 
 
 @pytest.fixture
@@ -299,5 +299,6 @@ def test_quality_and_export(vsr, session, tracker, small_clip, tmp_path):
     assert "stats" in doc and "history" in doc
     csv = tracker.export_string(vsr.ExportFormat.CSV).splitlines()
     assert csv[0].startswith("run_id,type") and len(csv) == 1 + len(tracker.history())
+    assert csv[0].split(",")[-4:] == ["id", "quality", "peak_rss_bytes", "peak_device_bytes"]
     tracker.record_quality(n, 30.0, 0.9)
     assert tracker.quality().frames == n + 1
