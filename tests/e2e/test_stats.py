@@ -65,11 +65,31 @@ def plain(cli, data_dir, test_models, tmp_path_factory):
 def test_json_structure_and_stage_times(plain):
     out, paths, p, j = plain
     assert j.get("format") == "libvsr-stats", f"unexpected format tag {j.get('format')!r}"
-    for key in ("stats", "resources", "quality", "history"):
+    for key in ("stats", "strategies", "in_flight", "resources", "quality", "history"):
         assert key in j, f"the JSON has no '{key}'"
+    assert j["version"] == 2
     runs = records(j, "run")
     assert len(runs) == 1 and runs[0]["success"], f"expected one successful run record: {runs}"
     run_ = runs[0]
+    # the run was an operation in flight: its memory peak was measured
+    assert run_["peak_rss_bytes"] > 0 and run_["peak_rss_bytes"] <= j["resources"]["peak_rss_bytes"]
+    assert j["stats"]["run"]["peak_rss_bytes"] == run_["peak_rss_bytes"]
+    assert j["in_flight"] == [], "an operation is still in flight after the run"
+    ids = [r["id"] for r in j["history"]]
+    assert len(set(ids)) == len(ids) and all(i > 0 for i in ids), "record ids are not unique"
+    # only libvsr's stages were recorded, all under the model's name
+    assert set(j["stats"]) == set(STAGES) | {"run"}, sorted(j["stats"])
+    model = run_["strategy"]
+    assert list(j["strategies"]) == [model]
+    per_model = j["strategies"][model]
+    assert per_model["count"] == len(j["history"]) == sum(j["stats"][t]["count"] for t in j["stats"])
+    assert per_model["success_rate"] == 1
+    for t, s in j["stats"].items():
+        assert list(s["by_strategy"]) == [model]
+        assert s["by_strategy"][model]["count"] == s["count"]
+        tr = s["trend"]
+        assert tr["window"] == 100 and tr["recent_count"] == min(100, s["count"])
+        assert tr["previous_count"] == min(100, s["count"] - tr["recent_count"])
     run_ms = run_["duration_ns"] / 1e6
     assert run_ms > 0 and run_["end_ns"] - run_["start_ns"] == run_["duration_ns"]
     for st in STAGES:
@@ -115,8 +135,8 @@ def test_csv_matches_json(plain):
     with open(paths["csv"], newline="") as f:
         rows = list(csv.reader(f))
     header, body = rows[0], rows[1:]
-    for col in ("type", "strategy", "start_ns", "end_ns", "duration_ns", "frames", "chunks", "tiles",
-                "success", "error_message"):
+    for col in ("id", "type", "strategy", "start_ns", "end_ns", "duration_ns", "frames", "chunks", "tiles",
+                "success", "error_message", "quality", "peak_rss_bytes", "peak_device_bytes"):
         assert col in header, f"CSV header has no '{col}': {header}"
     assert len(body) == len(j["history"]), f"CSV has {len(body)} rows, the JSON history {len(j['history'])}"
     for i, (row, rec) in enumerate(zip(body, j["history"])):
@@ -124,10 +144,12 @@ def test_csv_matches_json(plain):
         r = dict(zip(header, row))
         for k in ("type", "strategy"):
             assert r[k] == rec[k], f"row {i + 1}: {k} {r[k]!r} vs JSON {rec[k]!r}"
-        for k in ("start_ns", "end_ns", "duration_ns", "frames", "chunks", "tiles", "run_id"):
+        for k in ("id", "start_ns", "end_ns", "duration_ns", "frames", "chunks", "tiles", "run_id",
+                  "peak_rss_bytes", "peak_device_bytes"):
             if k in r:
                 assert int(r[k]) == int(rec[k]), f"row {i + 1}: {k} {r[k]} vs JSON {rec[k]}"
         assert int(r["success"]) == int(bool(rec["success"]))
+        assert r["quality"] == "" and rec["quality"] is None  # libvsr's stages have no quality score
 
 
 PROM_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"'
@@ -176,6 +198,9 @@ def test_prometheus(plain):
     with open(paths["prom"]) as f:
         fams = parse_prom(f.read())
     ops = {(lab["type"], lab.get("result")): v for name, lab, v in fams["libvsr_operations_total"]["samples"]}
+    peaks = {lab["type"]: v for name, lab, v in fams["libvsr_operation_peak_rss_bytes"]["samples"]}
+    assert peaks == {"run": j["stats"]["run"]["peak_rss_bytes"]}, peaks  # the stages carry none
+    assert fams["libvsr_operations_in_flight"]["samples"] == []
     for st in STAGES + ["run"]:
         assert ops[(st, "success")] == j["stats"][st]["successes"], f"{st}: Prometheus vs JSON successes"
         assert ops[(st, "failure")] == j["stats"][st]["failures"]
