@@ -256,7 +256,9 @@ int vsri_op_end_record(vsr_op **op, const vsr_op_record *r)
     return end_op(op, r->error_code, r->error_message, r, "vsr_op_end");
 }
 
-int vsri_ops_copy_locked(vsr_tracker *t, vsr_op_record **out, int *count)
+/* The operations in flight as records in one block: an array of records
+ * (index 0) or of pointers to them (index 1). t->lock held. */
+static int ops_copy_locked(vsr_tracker *t, int index, void **out, int *count)
 {
     *out = NULL;
     *count = 0;
@@ -274,7 +276,7 @@ int vsri_ops_copy_locked(vsr_tracker *t, vsr_op_record **out, int *count)
         ptrs[k] = &recs[k];
     }
     if (err == 0) {
-        *out = vsri_records_copy(ptrs, n);
+        *out = index ? (void *)vsri_records_copy_indexed(ptrs, n) : (void *)vsri_records_copy(ptrs, n);
         if (*out)
             *count = n;
         else
@@ -288,14 +290,24 @@ int vsri_ops_copy_locked(vsr_tracker *t, vsr_op_record **out, int *count)
     return err;
 }
 
-int vsr_tracker_in_flight(vsr_tracker *t, vsr_op_record **records, int *count)
+int vsri_ops_copy_locked(vsr_tracker *t, vsr_op_record **out, int *count)
+{
+    void *block = NULL;
+    int err = ops_copy_locked(t, 0, &block, count);
+    *out = block;
+    return err;
+}
+
+int vsr_tracker_in_flight(vsr_tracker *t, vsr_op_record ***records, int *count)
 {
     if (!t || !records || !count)
         return vsri_error(VSR_EINVAL, "vsr_tracker_in_flight: %s is NULL",
                           !t ? "tracker" : !records ? "records" : "count");
     pthread_mutex_lock(&t->lock);
-    int err = vsri_ops_copy_locked(t, records, count);
+    void *block = NULL;
+    int err = ops_copy_locked(t, 1, &block, count);
     pthread_mutex_unlock(&t->lock);
+    *records = block;
     if (err < 0)
         return vsri_error(err, "vsr_tracker_in_flight: out of memory");
     return 0;

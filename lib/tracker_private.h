@@ -70,6 +70,8 @@ void vsri_record_copy_into(vsr_op_record *dst, const vsr_op_record *r, vsr_kv **
 
 /* One heap block (freed with free()) holding a deep copy of n records. */
 vsr_op_record *vsri_records_copy(const vsr_op_record *const *recs, int n);
+/* The same, led by an array of n pointers to the records (one block). */
+vsr_op_record **vsri_records_copy_indexed(const vsr_op_record *const *recs, int n);
 
 /* Check a name (type or strategy) given by a caller: `what` names it in the error. */
 int vsri_check_op_name(const char *name, int required, const char *what, const char *fn);

@@ -118,23 +118,40 @@ void vsri_record_copy_into(vsr_op_record *dst, const vsr_op_record *r, vsr_kv **
     dst->meta = n ? meta : NULL;
 }
 
-/* Layout of a block of n records: the records, then every meta array,
- * then every string (so each part is aligned for its type). */
-vsr_op_record *vsri_records_copy(const vsr_op_record *const *recs, int n)
+/* Layout of a block of n records: with `index`, first n pointers to the
+ * records; then the records, every meta array, every string (so each part
+ * is aligned for its type). Returns the start of the block. */
+static void *records_copy(const vsr_op_record *const *recs, int n, int index)
 {
-    size_t metas = 0, total = (size_t)n * sizeof(vsr_op_record);
+    size_t metas = 0, head = index ? (size_t)n * sizeof(vsr_op_record *) : 0;
+    size_t total = head + (size_t)n * sizeof(vsr_op_record);
     for (int i = 0; i < n; i++) {
         total += vsri_record_extra_size(recs[i]);
         metas += (size_t)(recs[i]->meta ? recs[i]->n_meta : 0);
     }
-    vsr_op_record *out = malloc(total ? total : 1);
-    if (!out)
+    char *block = malloc(total ? total : 1);
+    if (!block)
         return NULL;
+    vsr_op_record **ptrs = (vsr_op_record **)block;
+    vsr_op_record *out = (vsr_op_record *)(block + head);
     vsr_kv *meta = (vsr_kv *)(out + n);
     char *strings = (char *)(meta + metas);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         vsri_record_copy_into(&out[i], recs[i], &meta, &strings);
-    return out;
+        if (index)
+            ptrs[i] = &out[i];
+    }
+    return block;
+}
+
+vsr_op_record *vsri_records_copy(const vsr_op_record *const *recs, int n)
+{
+    return records_copy(recs, n, 0);
+}
+
+vsr_op_record **vsri_records_copy_indexed(const vsr_op_record *const *recs, int n)
+{
+    return records_copy(recs, n, 1);
 }
 
 /* ---------------------------------------------------------------- shared blocks */

@@ -234,15 +234,14 @@ VSR_API int vsr_op_end(vsr_op **op, int error_code, const char *message);
 
 /**
  * The operations in flight, oldest first, as records (end_ns 0, duration
- * so far, success 0) in one heap block freed with vsr_free(). Index the
- * array with the vsr_op_record of the header the program was built with
- * only while records[0].size equals its sizeof; otherwise step by
- * records[0].size bytes.
- * @param records receives the array (NULL when there is none)
+ * so far, success 0): an array of `count` pointers to records, all in one
+ * heap block freed with vsr_free(records). (Pointers, not an array of
+ * structs, so a record that grows in a later version moves nothing.)
+ * @param records receives the array of pointers (NULL when there is none)
  * @param count receives the number of records
  * @return 0; VSR_EINVAL for a NULL argument; VSR_ENOMEM.
  */
-VSR_API int vsr_tracker_in_flight(vsr_tracker *t, vsr_op_record **records, int *count);
+VSR_API int vsr_tracker_in_flight(vsr_tracker *t, vsr_op_record ***records, int *count);
 
 /* ------------------------------------------------------------ statistics */
 

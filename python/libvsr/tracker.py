@@ -440,10 +440,15 @@ class Tracker(_handles.Handle):
 
     def in_flight(self):
         """The operations begun and not yet ended, oldest first, as OpRecord objects."""
-        p = POINTER(S.vsr_op_record)()
+        p = POINTER(POINTER(S.vsr_op_record))()
         n = c_int()
         check(lib.vsr_tracker_in_flight(self._handle(), byref(p), byref(n)))
-        return self._records(p, n.value) if n.value else []
+        if not n.value:
+            return []
+        try:  # an array of pointers into one block
+            return [OpRecord._from_c(p[i].contents) for i in range(n.value)]
+        finally:
+            lib.vsr_free(ctypes.cast(p, c_void_p))
 
     def history(self):
         """The records kept, oldest first, as OpRecord objects."""

@@ -210,7 +210,7 @@ static void *poll_stats(void *arg)
         if (n > 0 && vsr_tracker_history_get(p->tr, n - 1, &r) == 0)
             vsr_free(r);
         /* the runs are listed in flight while they go */
-        vsr_op_record *fl = NULL;
+        vsr_op_record **fl = NULL;
         int nf = 0;
         if (vsr_tracker_in_flight(p->tr, &fl, &nf) == 0 && nf > 0)
             atomic_fetch_add(&p->runs_seen_in_flight, 1);
@@ -321,7 +321,7 @@ static void test_shared_tracker(void)
         CHECK(atomic_load(&p.reads) > 0);
         fprintf(stderr, "  the poller read %d times, %d of them with runs in flight\n", atomic_load(&p.reads),
                 atomic_load(&p.runs_seen_in_flight));
-        vsr_op_record *fl = NULL;
+        vsr_op_record **fl = NULL;
         int nf = -1;
         CHECK(vsr_tracker_in_flight(tr, &fl, &nf) == 0 && nf == 0); /* every run ended */
         vsr_free(fl);

@@ -700,26 +700,28 @@ static void test_caller_ops(void)
     CHECK(vsr_op_end(&bad, 0, NULL) == VSR_EINVAL); /* bad is NULL now */
 
     /* in flight: both, oldest first, with what was set so far */
-    vsr_op_record *fl = NULL;
+    vsr_op_record **fl = NULL;
     int n = -1;
     CHECK_EQ_INT(vsr_tracker_in_flight(t, &fl, &n), 0);
     CHECK_EQ_INT(n, 2);
     if (n == 2 && fl) {
-        CHECK(strcmp(fl[0].type, "analysis") == 0 && strcmp(fl[0].strategy, "degradation_router") == 0);
-        CHECK(strcmp(fl[1].type, "enhancement") == 0 && fl[1].strategy == NULL);
-        CHECK(fl[0].id > 0 && fl[1].id == fl[0].id + 1);
-        CHECK_EQ_INT(fl[0].frames, 24);
-        CHECK(fl[0].in_width == 640 && fl[0].out_height == 1080 && fl[0].scale == 3);
-        CHECK(fl[0].quality == 0.83);
-        CHECK(isnan(fl[1].quality));
-        CHECK_EQ_INT(fl[1].scale, 0);
-        CHECK(fl[0].end_ns == 0 && fl[0].start_ns > 0 && fl[0].duration_ns >= 0 && fl[0].success == 0);
-        CHECK(fl[0].start_ns <= fl[1].start_ns);
+        /* an array of pointers into the same block */
+        CHECK((char *)fl[0] > (char *)fl && (char *)fl[1] > (char *)fl[0]);
+        CHECK(strcmp(fl[0]->type, "analysis") == 0 && strcmp(fl[0]->strategy, "degradation_router") == 0);
+        CHECK(strcmp(fl[1]->type, "enhancement") == 0 && fl[1]->strategy == NULL);
+        CHECK(fl[0]->id > 0 && fl[1]->id == fl[0]->id + 1);
+        CHECK_EQ_INT(fl[0]->frames, 24);
+        CHECK(fl[0]->in_width == 640 && fl[0]->out_height == 1080 && fl[0]->scale == 3);
+        CHECK(fl[0]->quality == 0.83);
+        CHECK(isnan(fl[1]->quality));
+        CHECK_EQ_INT(fl[1]->scale, 0);
+        CHECK(fl[0]->end_ns == 0 && fl[0]->start_ns > 0 && fl[0]->duration_ns >= 0 && fl[0]->success == 0);
+        CHECK(fl[0]->start_ns <= fl[1]->start_ns);
         /* the operation's own metadata (the tracker's joins at the end) */
-        CHECK_EQ_INT(fl[0].n_meta, 2);
-        CHECK(meta_value(&fl[0], "scene") && strcmp(meta_value(&fl[0], "scene"), "night") == 0);
-        CHECK(meta_value(&fl[0], "tmp") == NULL);
-        CHECK(fl[0].size == sizeof(vsr_op_record));
+        CHECK_EQ_INT(fl[0]->n_meta, 2);
+        CHECK(meta_value(fl[0], "scene") && strcmp(meta_value(fl[0], "scene"), "night") == 0);
+        CHECK(meta_value(fl[0], "tmp") == NULL);
+        CHECK(fl[0]->size == sizeof(vsr_op_record));
     }
     vsr_free(fl);
     CHECK_EQ_INT(ev.calls, 0);
@@ -731,9 +733,9 @@ static void test_caller_ops(void)
 
     uint64_t a_id = 0;
     {
-        vsr_op_record *tmp = NULL;
+        vsr_op_record **tmp = NULL;
         vsr_tracker_in_flight(t, &tmp, &n);
-        a_id = n > 0 ? tmp[0].id : 0;
+        a_id = n > 0 ? tmp[0]->id : 0;
         vsr_free(tmp);
     }
     CHECK_EQ_INT(vsr_op_set_scale(a, 4), 0); /* an explicit scale wins */
@@ -1201,7 +1203,7 @@ static void *op_thread(void *p)
         if (err)
             atomic_fetch_add(w->errors, 1);
         if (i % 10 == 0) {
-            vsr_op_record *fl = NULL;
+            vsr_op_record **fl = NULL;
             int n = 0;
             if (vsr_tracker_in_flight(w->t, &fl, &n) < 0 || n < 1)
                 atomic_fetch_add(w->errors, 1);
@@ -1209,7 +1211,7 @@ static void *op_thread(void *p)
             while (n > seen && !atomic_compare_exchange_weak(w->max_in_flight_seen, &seen, n))
                 ;
             for (int j = 0; j < n; j++) {
-                if (!fl[j].type || fl[j].id == 0)
+                if (!fl[j]->type || fl[j]->id == 0)
                     atomic_fetch_add(w->errors, 1);
             }
             vsr_free(fl);
@@ -1299,7 +1301,7 @@ static void test_threads_caller_ops(void)
         CHECK_EQ_INT(get_stats(t, NULL, op_strategies[st]).count, per_strategy[st]);
     CHECK_EQ_INT(get_stats(t, NULL, NULL).count, total);
 
-    vsr_op_record *fl = NULL;
+    vsr_op_record **fl = NULL;
     int n = -1;
     CHECK_EQ_INT(vsr_tracker_in_flight(t, &fl, &n), 0);
     CHECK_EQ_INT(n, 0);
