@@ -53,12 +53,16 @@ typedef struct vsri_chunk_keep {
     double weight;   /* this chunk's share of the frame: 1 unless blending */
     int complete;    /* 1: after adding this share the frame is final and can be written;
                         0: the next chunk adds the rest (weights of a frame sum to 1) */
+    int in_range;    /* 1: the frame belongs to the planner's segment (always, for a
+                        whole-clip planner); 0: the whole-clip run keeps this share in
+                        this pass, but the frame is another segment's: not written */
 } vsri_chunk_keep;
 
 /* A planned forward pass. Pointers stay valid until the next call on the
  * chunker. */
 typedef struct vsri_chunk {
-    int64_t index;         /* 0, 1, 2, ... */
+    int64_t index;         /* 0, 1, 2, ...: the pass's number in the whole-clip run
+                              (a segment planner starts at its first pass's number) */
     int rows;              /* batch dimension of the model input */
     int frames;            /* frames per row: T of an NTCHW input, 1 for NCHW */
     const int64_t *inputs; /* rows*frames input frame indices, row by row; edge
@@ -70,9 +74,10 @@ typedef struct vsri_chunk {
     int padded;            /* SEQUENCE, fixed length: inputs that repeat the clip's
                               last frame to fill the model (their outputs are dropped) */
     int last;              /* 1: known to be the clip's final chunk. Always set on the
-                              final SEQUENCE chunk; PER_FRAME and WINDOW may plan a full
-                              final batch before eof is known, and then the next call
-                              returns VSR_EOF */
+                              final SEQUENCE chunk, and on every mode's final pass when
+                              the clip length is known up front (segment planner);
+                              PER_FRAME and WINDOW may plan a full final batch before eof
+                              is known, and then the next call returns VSR_EOF */
 } vsri_chunk;
 
 typedef struct vsri_chunker vsri_chunker;
@@ -80,6 +85,51 @@ typedef struct vsri_chunker vsri_chunker;
 /* Validate cfg and create a planner. VSR_EINVAL with a message naming the
  * setting at fault, or VSR_ENOMEM. */
 int vsri_chunker_new(vsri_chunker **out, const vsri_chunker_config *cfg);
+
+/*
+ * Segments (scale-out, resume): output frames [first, first+count) of a
+ * clip of `total` frames, computed apart from the rest of the clip but
+ * with exactly the passes the whole-clip run uses for them: the same
+ * inputs, rows, positions and keep weights (a recurrent sequence model
+ * gives the same output only on the same chunk grid, and a GPU may choose
+ * its kernels by batch size). Frame indices stay global.
+ */
+typedef struct vsri_chunk_range {
+    int64_t total; /* frames in the whole clip (>= 1) */
+    int64_t first; /* first output frame of the segment */
+    int64_t count; /* output frames in the segment (>= 1, first + count <= total) */
+} vsri_chunk_range;
+
+/* What a segment costs: the input frames its passes read and which passes
+ * of the whole-clip run they are. */
+typedef struct vsri_chunk_span {
+    int64_t feed_first, feed_end;   /* input frames [feed_first, feed_end) */
+    int64_t first_pass, end_pass;   /* whole-clip pass indices [first_pass, end_pass) */
+} vsri_chunk_span;
+
+int vsri_chunker_span(const vsri_chunker_config *cfg, const vsri_chunk_range *range, vsri_chunk_span *span);
+
+/*
+ * A planner for one segment. Feed it input frames from span.feed_first
+ * on, counting frames_available globally: frames [feed_first, n) have
+ * arrived means frames_available = n (frames below feed_first are never
+ * asked for). It needs no eof (the clip length is known): it returns the
+ * whole-clip run's passes span.first_pass .. end_pass-1 as their frames
+ * arrive, then VSR_EOF. Keeps of frames outside the segment come with
+ * in_range = 0. An eof before span.feed_end, or more than `total` frames,
+ * is VSR_ERROR_INPUT (the input is not the clip that was planned).
+ */
+int vsri_chunker_new_range(vsri_chunker **out, const vsri_chunker_config *cfg, const vsri_chunk_range *range);
+
+/* Where to cut a clip of `total` frames into segments near frame `near`:
+ * the nearest boundary (ties: the lower) between the frames that two
+ * consecutive whole-clip passes keep, so that neither segment computes a
+ * pass for the other (with chunk_blend, the start of a cross-fade: the two
+ * passes it mixes run in both segments). Any cut is correct; this one
+ * wastes least. Returns a frame in [1, total-1] (0 when the clip is one
+ * pass: no boundary exists), or VSR_EINVAL for a bad cfg, total < 1 or
+ * near outside [0, total]. */
+int64_t vsri_chunker_grid_cut(const vsri_chunker_config *cfg, int64_t total, int64_t near);
 void vsri_chunker_free(vsri_chunker **c);
 
 /*
@@ -93,7 +143,8 @@ void vsri_chunker_free(vsri_chunker **c);
 int vsri_chunker_next(vsri_chunker *c, int64_t frames_available, int eof, vsri_chunk *out);
 
 /* The lowest input frame index that any future chunk may still need:
- * older frames can be released. Never decreases. */
+ * older frames can be released. Never decreases. (A segment planner
+ * starts at span.feed_first.) */
 int64_t vsri_chunker_first_needed(const vsri_chunker *c);
 
 /* Most input frames the caller must hold at once (from first_needed up to
