@@ -55,6 +55,12 @@ struct vsr_input {
     uint8_t *keep;
     packet_node *head, *tail;
     int packets_done;
+
+    /* restarting elsewhere in the file (the frame-exact seek in seek.c) */
+    int preroll;               /* frames now are decoded only to be dropped */
+    vsr_frame *pending;        /* a frame given back: the next read returns it */
+    const int64_t *expect_pts; /* frame i must come with pts expect_pts[i] */
+    int64_t expect_n;
 };
 
 void vsr_input_settings_default(vsr_input_settings *s)
@@ -537,19 +543,29 @@ static int take_frame(vsr_input *in, vsr_frame **out)
     return 0;
 }
 
+static int check_expected(vsr_input *in, vsr_frame **out);
+
 int vsr_input_read_frame(vsr_input *in, vsr_frame **out)
 {
     *out = NULL;
     if (!in)
         return vsri_error(VSR_EINVAL, "vsr_input_read_frame: no input");
-    if (in->finished || (in->s.max_frames > 0 && in->frames >= in->s.max_frames))
+    if (in->pending) {
+        *out = in->pending;
+        in->pending = NULL;
+        in->frames++;
+        return check_expected(in, out);
+    }
+    if (in->finished || (!in->preroll && in->s.max_frames > 0 && in->frames >= in->s.max_frames))
         return VSR_EOF;
     for (;;) {
         int ret = avcodec_receive_frame(in->dec, in->frm);
         if (ret == 0) {
-            if (in->frm->decode_error_flags || (in->frm->flags & AV_FRAME_FLAG_CORRUPT))
+            /* pre-roll frames may lack references they never get: not damage */
+            if (!in->preroll && (in->frm->decode_error_flags || (in->frm->flags & AV_FRAME_FLAG_CORRUPT)))
                 note_damage(in, "frame %lld decoded with errors (concealed)", (long long)in->frames);
-            return take_frame(in, out);
+            ret = take_frame(in, out);
+            return ret < 0 ? ret : check_expected(in, out);
         }
         if (ret == AVERROR_EOF) {
             in->finished = 1;
@@ -638,6 +654,7 @@ void vsr_input_close(vsr_input **pin)
     vsr_input *in = *pin;
     *pin = NULL;
     vsri_input_stop_copy(in);
+    vsr_frame_unref(&in->pending);
     avcodec_free_context(&in->dec);
     if (in->avio) {
         av_freep(&in->avio->buffer);
@@ -743,4 +760,94 @@ void vsri_input_stop_copy(vsr_input *in)
         free(n);
         n = next;
     }
+}
+
+/* ---- restarting elsewhere in the file (for the frame-exact seek, seek.c) ---- */
+
+/* The frame just counted must have the pts the index gives it: a decoder
+ * that numbers frames differently after a seek, or another input than the
+ * one indexed, fails here loudly instead of shifting the output. */
+static int check_expected(vsr_input *in, vsr_frame **out)
+{
+    if (!in->expect_pts || in->preroll)
+        return 0;
+    int64_t i = in->frames - 1, pts = vsr_frame_pts(*out);
+    if (i < in->expect_n && pts == in->expect_pts[i])
+        return 0;
+    vsr_frame_unref(out);
+    in->finished = 1; /* the numbering is lost: nothing after this can be trusted */
+    if (i >= in->expect_n)
+        return vsri_error(VSR_ERROR_INPUT,
+                          "input %s: decoded a frame %lld (pts %lld), but the index has only %lld frames",
+                          in->name, (long long)i, (long long)pts, (long long)in->expect_n);
+    return vsri_error(VSR_ERROR_INPUT,
+                      "input %s: frame %lld has pts %lld, but the index says %lld: the input is not the "
+                      "one indexed, or it numbers frames differently after a seek (index it by decoding)",
+                      in->name, (long long)i, (long long)pts, (long long)in->expect_pts[i]);
+}
+
+int vsri_input_restart_at(vsr_input *in, int64_t ts)
+{
+    if (!in)
+        return vsri_error(VSR_EINVAL, "vsri_input_restart_at: no input");
+    pthread_mutex_lock(&in->lock);
+    int copying = in->keep != NULL;
+    pthread_mutex_unlock(&in->lock);
+    if (copying) /* their packets would be read (and queued) twice */
+        return vsri_error(VSR_EINVAL, "input %s: cannot seek while its other streams are copied", in->name);
+    const AVStream *st = in->fmt->streams[in->vidx];
+    int ret;
+    if (ts == INT64_MIN) { /* the start: the keyframe nearest the file's start time */
+        int64_t start = in->fmt->start_time != AV_NOPTS_VALUE ? in->fmt->start_time : 0;
+        ret = avformat_seek_file(in->fmt, -1, INT64_MIN, start, INT64_MAX, 0);
+        /* raw streams have no timestamps to seek by, but their data starts
+         * at the first byte (a byte seek never goes before the data) */
+        if (ret < 0)
+            ret = av_seek_frame(in->fmt, -1, 0, AVSEEK_FLAG_BYTE);
+    } else {
+        ret = avformat_seek_file(in->fmt, in->vidx, INT64_MIN, ts, ts, 0);
+    }
+    if (ret < 0)
+        return vsri_error(VSR_ERROR_INPUT, "input %s: cannot seek to %lld (time base %d/%d) in stream %d: %s",
+                          in->name, (long long)ts, st->time_base.num, st->time_base.den, in->vidx,
+                          vsr_strerror(ret));
+    avcodec_flush_buffers(in->dec);
+    av_packet_unref(in->pkt);
+    vsr_frame_unref(&in->pending);
+    in->flushing = 0;
+    in->finished = 0;
+    in->next_pts = AV_NOPTS_VALUE;
+    in->frames = 0;
+    in->preroll = 1;
+    in->expect_pts = NULL;
+    in->expect_n = 0;
+    pthread_mutex_lock(&in->lock);
+    in->packets_done = 0;
+    pthread_mutex_unlock(&in->lock);
+    return 0;
+}
+
+void vsri_input_set_position(vsr_input *in, int64_t next, const int64_t *expect_pts, int64_t n)
+{
+    in->preroll = 0;
+    in->frames = next;
+    in->expect_pts = expect_pts;
+    in->expect_n = expect_pts ? n : 0;
+}
+
+void vsri_input_unread(vsr_input *in, vsr_frame *f)
+{
+    vsr_frame_unref(&in->pending);
+    in->pending = f;
+    in->frames--;
+}
+
+int64_t vsri_input_position(const vsr_input *in)
+{
+    return in->preroll || in->finished ? -1 : in->frames;
+}
+
+int vsri_input_stream(const vsr_input *in)
+{
+    return in->vidx;
 }

@@ -49,4 +49,22 @@ const char *vsri_input_path(const vsr_input *in);
  * the encoder's format, and encoding and muxing it. */
 void vsri_output_last_times(const vsr_output *o, int64_t *convert_ns, int64_t *encode_ns);
 
+/* Restarting elsewhere in the file: the frame-exact seek (seek.c) is built
+ * on these. restart_at moves the demuxer to the video keyframe at or before
+ * ts (the video stream's time base) and flushes the decoder; the frames
+ * read next are pre-roll (no damage notes, no numbering checks) until
+ * set_position says that the next frame read is frame `next`. From then
+ * on, with expect_pts, frame i must come with pts expect_pts[i] (i < n),
+ * or reading fails with VSR_ERROR_INPUT naming the frame and both pts.
+ * unread gives back the frame just read: the next read returns it again
+ * (call set_position after it). ts = INT64_MIN restarts at the start.
+ * Refused while the input's other streams are being copied. */
+int vsri_input_restart_at(vsr_input *in, int64_t ts);
+void vsri_input_set_position(vsr_input *in, int64_t next, const int64_t *expect_pts, int64_t n);
+void vsri_input_unread(vsr_input *in, vsr_frame *f);
+/* Number of the next frame a read returns; -1 in pre-roll or after the end. */
+int64_t vsri_input_position(const vsr_input *in);
+/* Index of the video stream the input decodes. */
+int vsri_input_stream(const vsr_input *in);
+
 #endif /* LIBVSR_STREAM_INTERNAL_H */

@@ -226,6 +226,7 @@ class Builder:
     def __init__(self, out):
         self.out = os.path.abspath(out)
         self.entries = []
+        self.seek_entries = []
         self.tmp = tempfile.mkdtemp(prefix="vsr-data-")
 
     def path(self, name):
@@ -237,15 +238,24 @@ class Builder:
         render(n, w, h).tofile(p)
         return p
 
-    def good(self, name, desc, n, video_args, audio=None, w=W, h=H, rgb=True, **kw):
+    def good(self, name, desc, n, video_args, audio=None, w=W, h=H, rgb=True, kind="good", **kw):
         src = self.source(name, n, w, h)
         encode(src, n, w, h, self.path(name), video_args, audio, **kw)
-        e = self.add(name, "good", "ok", desc)
+        e = self.add(name, kind, "ok", desc)
         e["source_rgb"] = src if rgb else None
         if not rgb:
             os.unlink(src)
         if e.get("frames") != n:
             raise SystemExit(f"{name}: decodes to {e.get('frames')} frames, expected {n}")
+        return e
+
+    def good_seek(self, *a, **kw):
+        """A clip for the seek tests only: listed under "seek_files", apart
+        from the corpus every other test runs through."""
+        n = len(self.entries)
+        e = self.good(*a, kind="seek", **kw)
+        self.seek_entries += self.entries[n:]
+        del self.entries[n:]
         return e
 
     def add(self, name, kind, expected, desc, exists=True):
@@ -366,6 +376,42 @@ def build_all(out):
     b.good("long_120.mkv", "120 frames, 3 scenes (two cuts): for temporal chunking and resume", 120,
            h264 + colour("yuv420p"))
 
+    # Frame-exact seeking (lib/seek.c, tests/unit/test_seek.c): GOP structures
+    # a seek must get right, each seeked to every frame. Open GOP: B-frames
+    # after a keyframe in decode order that show before it and reference the
+    # GOP before (x264 open-gop, HEVC CRA with RASL pictures); scene cuts add
+    # keyframes off the keyint grid. They are listed apart ("seek_files"):
+    # the corpus checks (colours, containers, timestamps after vsr-cli) are
+    # not what they are for, and some have frames without any timestamp.
+    open_gop = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-x264-params",
+                "bframes=3:b-pyramid=normal:keyint=12:min-keyint=4:open-gop=1"]
+    b.good_seek("seek_h264_open_gop.mp4", "H.264 open GOP, 3 B-frames, keyint 12, in MP4 (a demuxer "
+           "that indexes keyframes by dts): seeking to every frame", 96, open_gop + colour("yuv420p"))
+    b.good_seek("seek_h264_open_gop.mkv", "H.264 open GOP, 3 B-frames, keyint 12, in Matroska (keyframes "
+           "indexed by pts): seeking to every frame", 96, open_gop + colour("yuv420p"))
+    b.good_seek("seek_hevc_cra.mkv", "HEVC open GOP (CRA keyframes with leading RASL pictures), 3 "
+           "B-frames, keyint 12: seeking to every frame", 96,
+           ["-c:v", "libx265", "-preset", "ultrafast", "-crf", "20", "-x265-params",
+            "log-level=error:keyint=12:min-keyint=4:open-gop=1:bframes=3"] + colour("yuv420p"))
+    b.good_seek("seek_ffv1_gop8.mkv", "FFV1 with a keyframe every 8 frames (frames between carry the "
+           "entropy coder's state): seeking to every frame", 48,
+           ["-c:v", "ffv1", "-level", "3", "-g", "8"] + colour("yuv420p"))
+    e = b.good_seek("seek_vfr.mkv", "variable frame rate H.264, 2 B-frames, keyint 8: seeking by pts "
+               "must not assume a constant rate", 72,
+               ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-x264-params", "bframes=2:keyint=8"]
+               + colour("yuv420p", pre="settb=1/1000,setpts='(N+0.5*floor(N/3))/(24*TB)'")
+               + ["-fps_mode", "vfr", "-enc_time_base", "1/1000"])
+    if len(set(np.diff(e["pts"]).tolist())) < 2:
+        raise SystemExit(f"seek_vfr.mkv: pts intervals are regular: {e['pts']}")
+    b.good_seek("seek_mjpeg.avi", "MJPEG (every frame a keyframe) in AVI: seeking to every frame", 48,
+           ["-c:v", "mjpeg", "-q:v", "3"] + colour("yuvj420p", ("bt470bg", "smpte170m", "bt470bg", "pc")))
+    b.good_seek("seek_h264_bframes.avi", "H.264 open GOP with B-frames in AVI: the packets have dts "
+                "but no pts, so the index comes from decoding and a seek counts frames from the start",
+                48, open_gop + colour("yuv420p"))
+    b.good_seek("seek_raw.h264", "a raw H.264 stream (open GOP, B-frames): no container, no "
+                "timestamps, no index; only a byte seek rewinds it", 48,
+                open_gop + colour("yuv420p") + ["-f", "h264"])
+
     # ----- bad inputs
     open(b.path("zero_length.mp4"), "wb").close()
     b.add("zero_length.mp4", "bad", "error", "an empty file: must fail cleanly", exists=False)
@@ -412,7 +458,7 @@ def build_all(out):
     if os.path.exists(b.path("missing.mp4")):
         os.unlink(b.path("missing.mp4"))
     shutil.rmtree(b.tmp, ignore_errors=True)
-    return b.entries
+    return b.entries, b.seek_entries
 
 
 def find_font(tmp):
@@ -444,7 +490,7 @@ def up_to_date(out):
         return False
     if m.get("generator") != generator_hash() or m.get("dir") != os.path.abspath(out):
         return False
-    for e in m["files"]:
+    for e in m["files"] + m.get("seek_files", []):
         if e["name"] != "missing.mp4" and not os.path.exists(e["path"]):
             return False
         if e.get("source_rgb") and not os.path.exists(e["source_rgb"]):
@@ -479,9 +525,10 @@ def main():
         log(f"{a.out}: test data up to date")
     else:
         log(f"generating test data in {a.out}")
-        entries = build_all(a.out)
+        entries, seek_entries = build_all(a.out)
         manifest = {"format": "libvsr-test-data", "version": 1, "dir": os.path.abspath(a.out),
-                    "generator": generator_hash(), "fps": FPS, "files": entries}
+                    "generator": generator_hash(), "fps": FPS, "files": entries,
+                    "seek_files": seek_entries}
         tmp = os.path.join(a.out, "manifest.json.tmp")
         with open(tmp, "w") as f:
             json.dump(manifest, f, indent=1)
