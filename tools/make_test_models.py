@@ -148,6 +148,46 @@ class TemporalR2(nn.Module):
         return (y + base).reshape(b, t, c, 2 * h, 2 * w)
 
 
+class RecurrentX2(nn.Module):
+    """[B,T,3,H,W] -> [B,T,3,2H,2W] for any T: a state carried along the whole
+    chunk, h_t = a*h_(t-1) + (1-a)*x_t with h_(-1) = x_0, each h_t upscaled by
+    a sharpened nearest-neighbour 3x3 conv. Like BasicVSR's propagation, the
+    output at t depends on every earlier frame of its chunk, so it changes
+    whenever the chunk grid does, however much chunks overlap: the
+    finite-receptive-field models above cannot tell a wrong grid from the
+    right one. Its temporal receptive field is unbounded (the chunk start);
+    the card states 64, the largest the card format allows."""
+
+    alpha: float
+
+    def __init__(self, alpha=0.5):
+        super().__init__()
+        self.alpha = alpha
+        self.conv = nn.Conv2d(3, 12, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(2)
+        upscale_conv_init(self.conv, 2, seed=71)
+
+    def forward(self, x):
+        b, t, c, h, w = x.shape
+        state = x[:, 0]
+        states = []
+        for i in range(t):
+            state = self.alpha * state + (1.0 - self.alpha) * x[:, i]
+            states.append(state)
+        y = torch.stack(states, 1).reshape(b * t, c, h, w)
+        return self.shuffle(self.conv(y)).reshape(b, t, c, 2 * h, 2 * w)
+
+
+def check_unbounded(module, frames=33):
+    """The recurrent model's last output depends on the chunk's first frame
+    (its receptive field is the whole chunk, not the card's number)."""
+    x = torch.rand(1, frames, 3, 8, 8, generator=torch.Generator().manual_seed(9), requires_grad=True)
+    module(x)[0, frames - 1].sum().backward()
+    reach = torch.nonzero(x.grad[0].abs().sum((1, 2, 3)))[:, 0]
+    if int(reach.min()) != 0:
+        raise SystemExit(f"recurrent-x2: output {frames - 1} does not depend on frame 0 (earliest {int(reach.min())})")
+
+
 class Window5Center(nn.Module):
     """[B,5,3,H,W] -> [B,3,2H,2W]: the centre frame, refined by its neighbours."""
 
@@ -325,6 +365,14 @@ def build(out):
     put("spatial-rf4-x2.pt", SpatialRF4(), card("spatial-rf4-x2", rf_spatial=4))
     put("temporal-r2-x2.pt", TemporalR2(),
         card("temporal-r2-x2", frames_in=0, rf_spatial=2, rf_temporal=2))
+    rec = RecurrentX2()
+    put("recurrent-x2.pt", rec,
+        card("recurrent-x2", frames_in=0, rf_spatial=1, rf_temporal=64,
+             source="synthetic test model: recurrent state h_t = 0.5 h_(t-1) + 0.5 x_t along the "
+                    "whole chunk, then a 3x3 x2 upscale; its temporal receptive field is unbounded "
+                    "(the chunk start), 64 is the largest the card format allows"))
+    check_unbounded(rec)
+    log.append("recurrent-x2.pt: output 32 of a 33-frame chunk depends on frame 0 (unbounded temporal field)")
     put("window5-center-x2.pt", Window5Center(),
         card("window5-center-x2", frames_in=5, frames_out="center", rf_spatial=1, rf_temporal=2))
     # Shape check only: autograd through the counter would trip it.
