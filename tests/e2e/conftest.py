@@ -20,6 +20,9 @@ import subprocess
 import numpy as np
 import pytest
 
+# Throw-away Slurm and Dask clusters for the scale-out tests (fixtures).
+from cluster import dask_cluster, dask_gpu_cluster, slurm_cluster  # noqa: F401
+
 # Generous: the machine is slow and shared with other test runs. No test
 # asserts on timing; this only keeps a hung program from hanging the suite.
 RUN_TIMEOUT = 900
