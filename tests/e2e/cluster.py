@@ -335,7 +335,7 @@ def _stop_slurm(c):
     for name in ("slurmd", "slurmctld", "munged"):
         if name in c.daemons:
             stop_process(c.daemons[name])
-    stop_marked(c.token)  # job steps the cancel did not end
+    stop_marked(c.token, timeout=5)  # job steps the cancel did not end (slurmstepd ignores SIGTERM)
 
 
 # ---------------------------------------------------------------------------
