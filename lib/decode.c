@@ -58,7 +58,7 @@ struct vsr_input {
 
     /* restarting elsewhere in the file (the frame-exact seek in seek.c) */
     int preroll;               /* frames now are decoded only to be dropped */
-    vsr_frame *pending;        /* a frame given back: the next read returns it */
+    vsr_frame *given_back;     /* a frame given back: the next read returns it */
     const int64_t *expect_pts; /* frame i must come with pts expect_pts[i] */
     int64_t expect_n;
 };
@@ -550,9 +550,9 @@ int vsr_input_read_frame(vsr_input *in, vsr_frame **out)
     *out = NULL;
     if (!in)
         return vsri_error(VSR_EINVAL, "vsr_input_read_frame: no input");
-    if (in->pending) {
-        *out = in->pending;
-        in->pending = NULL;
+    if (in->given_back) {
+        *out = in->given_back;
+        in->given_back = NULL;
         in->frames++;
         return check_expected(in, out);
     }
@@ -654,7 +654,7 @@ void vsr_input_close(vsr_input **pin)
     vsr_input *in = *pin;
     *pin = NULL;
     vsri_input_stop_copy(in);
-    vsr_frame_unref(&in->pending);
+    vsr_frame_unref(&in->given_back);
     avcodec_free_context(&in->dec);
     if (in->avio) {
         av_freep(&in->avio->buffer);
@@ -813,7 +813,7 @@ int vsri_input_restart_at(vsr_input *in, int64_t ts)
                           vsr_strerror(ret));
     avcodec_flush_buffers(in->dec);
     av_packet_unref(in->pkt);
-    vsr_frame_unref(&in->pending);
+    vsr_frame_unref(&in->given_back);
     in->flushing = 0;
     in->finished = 0;
     in->next_pts = AV_NOPTS_VALUE;
@@ -837,8 +837,8 @@ void vsri_input_set_position(vsr_input *in, int64_t next, const int64_t *expect_
 
 void vsri_input_unread(vsr_input *in, vsr_frame *f)
 {
-    vsr_frame_unref(&in->pending);
-    in->pending = f;
+    vsr_frame_unref(&in->given_back);
+    in->given_back = f;
     in->frames--;
 }
 
