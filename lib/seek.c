@@ -2,8 +2,8 @@
  * Input index and frame-exact seek (see seek.h).
  *
  * The demux pass trusts the packets only where they fully determine what
- * the decoder returns: every packet has a pts, no pts repeats, nothing is
- * marked to be discarded or damaged, and the stream starts at a keyframe
+ * the decoder returns: every packet has a pts and data, no pts repeats,
+ * nothing is marked to be discarded or damaged, and the stream starts at a keyframe
  * without leading pictures (decoders drop or invent those differently).
  * Then the decoder returns one frame per packet in pts order, with that
  * pts (vsr_input takes best_effort_timestamp, which is the pts for such a
@@ -21,6 +21,7 @@
 typedef struct packet_rec {
     int64_t pts, dts;
     int flags;
+    int empty; /* no data: e.g. a frame a capture program dropped (AVI) */
 } packet_rec;
 
 /* The video packets of the stream vsr_input would pick, in file order. */
@@ -126,7 +127,7 @@ static int demux_pass(const char *path, const vsr_input_settings *s, packet_list
                 pl->p = p;
                 pl->cap = cap;
             }
-            pl->p[pl->n++] = (packet_rec){pkt->pts, pkt->dts, pkt->flags};
+            pl->p[pl->n++] = (packet_rec){pkt->pts, pkt->dts, pkt->flags, pkt->size == 0};
         }
         av_packet_unref(pkt);
     }
@@ -153,6 +154,8 @@ static const char *demux_doubt(const packet_list *pl, const int64_t *sorted)
             return "packets marked to be discarded (an edit list)";
         if (pl->p[i].flags & AV_PKT_FLAG_CORRUPT)
             return "damaged packets";
+        if (pl->p[i].empty)
+            return "empty packets";
     }
     if (!(pl->p[0].flags & AV_PKT_FLAG_KEY))
         return "the stream does not start at a keyframe";

@@ -45,7 +45,7 @@ typedef struct vsri_index {
  * (stream_index, max_frames, threads, hwdec) by s as vsr_input_open()
  * would. decode = 0: by a demux pass, falling back to a decode pass when
  * the packets cannot say exactly what the decoder returns (missing or
- * repeated pts, packets to discard or damaged, a stream that does not
+ * repeated pts, empty packets, packets to discard or damaged, a stream that does not
  * start at a keyframe or starts with leading pictures); decode = 1:
  * always by decoding. VSR_ERROR_INPUT naming the file when it cannot be
  * read. */
