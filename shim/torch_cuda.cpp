@@ -17,7 +17,10 @@
 int64_t vsrt_cuda_allocator_peak(int device)
 {
     try {
-        auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
+        /* 1.13 takes an int, 2.x a c10::DeviceIndex (and returns
+         * c10::CachingDeviceAllocator::DeviceStats): the cast suits both,
+         * as do the fields read below. */
+        auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device));
         /* index 0 is the aggregate over small and large pools */
         return stats.allocated_bytes[0].peak;
     } catch (...) {
