@@ -1,32 +1,126 @@
-"""The two GPU checks that need libvsr inside one process, through the ctypes
-binding (python/libvsr): two sessions in two threads, and the tracker's
-peak device memory against the CUDA allocator's own figure (torch imported
-into the same process shares libtorch, and with it the allocator, with
-libvsr when libvsr was built with -Dtorch_dir=auto).
+"""Everything the GPU suite and bench/gpu do with libvsr in-process, through
+the ctypes binding (python/libvsr):
 
-Kept apart and small on purpose: this is the only GPU test code that
-depends on the C API's shape (the binding's Session/Tracker), so it is the
-one place to adapt when that API changes. Run as a program it prints one
-JSON object:
+* video I/O without the ffmpeg programs (a GPU node has none, and carrying
+  them with their libraries would not fit in 64 MiB): write_clip() encodes
+  numpy frames, decode16() reads every frame as 16-bit RGB with its exact
+  timestamp, codec_floor() decodes, resizes and encodes with no model
+  (libvsr's own FFmpeg path: the floor a run cannot beat);
+* two sessions in two threads of one process;
+* the tracker's peak device memory next to the CUDA allocator's own
+  figure (torch imported into the same process shares libtorch, and with
+  it the allocator, with a libvsr built with -Dtorch_dir=auto);
+* the model alone on frames held in memory (bench/gpu).
+
+Kept apart on purpose: this is the only GPU test and benchmark code that
+depends on the C API's shape, so it is the one place to adapt when that
+API changes. Run as a program it prints one JSON object:
 
     python3 binding.py threads MODEL DEVICE PRECISION IN1 OUT1 IN2 OUT2
-        runs IN1->OUT1 and IN2->OUT2 in two threads at once, one session
-        each (the serial reference runs are the caller's, with vsr-cli)
     python3 binding.py peak MODEL DEVICE PRECISION IN OUT
-        {"tracker_peak": bytes, "torch_peak": bytes}
 """
 import json
 import sys
 import threading
+import time
+from fractions import Fraction
 
+import numpy as np
+
+
+def _libvsr():
+    import libvsr
+    return libvsr
+
+
+# ---------------------------------------------------------------------------
+# Video I/O
+
+def write_clip(path, frames, fps=24, codec="libx264", pix_fmt="yuv420p", crf=16, preset="veryfast"):
+    """Encode an iterable of (H, W, 3) uint8 RGB frames."""
+    L = _libvsr()
+    n = 0
+    with L.Output(str(path), codec=codec, pix_fmt=pix_fmt, crf=crf, preset=preset, frame_rate=fps,
+                  overwrite=True) as out:
+        for i, a in enumerate(frames):
+            with L.Frame.from_numpy(np.ascontiguousarray(a, dtype=np.uint8), pts=i, time_base=(1, fps)) as f:
+                out.write(f)
+            n += 1
+    return n
+
+
+def decode16(path, hwdec=None):
+    """(frames uint16 [n, h, w, 3] RGB, [pts as exact Fractions of a second])."""
+    L = _libvsr()
+    frames, pts = [], []
+    with L.Input(str(path), hwdec=hwdec) as inp:
+        for f in inp:
+            with f:
+                num, den = f.time_base
+                pts.append(None if f.pts is None else Fraction(f.pts * num, den))
+                with f.convert("rgb48") as g:
+                    frames.append(np.array(g.to_numpy()))
+    if not frames:
+        return np.zeros((0, 0, 0, 3), np.uint16), pts
+    return np.stack(frames), pts
+
+
+def decode_rgb24(path, max_frames=None):
+    """(H, W, 3) uint8 frames, for feeding models."""
+    L = _libvsr()
+    out = []
+    with L.Input(str(path), max_frames=max_frames) as inp:
+        for f in inp:
+            with f, f.convert("rgb24") as g:
+                out.append(np.array(g.to_numpy()))
+    return np.stack(out)
+
+
+def codec_floor(inp, out, width, height, codec, pix_fmt, crf=None, preset=None, threads=0, max_frames=None):
+    """Decode inp, resize every frame to width x height (bicubic, in 16-bit
+    RGB as libvsr hands frames to the encoder) and encode: a run with no
+    model. Returns (frames, seconds)."""
+    L = _libvsr()
+    t0 = time.perf_counter()
+    n = 0
+    with L.Input(str(inp), max_frames=max_frames) as src, \
+            L.Output(str(out), codec=codec, pix_fmt=pix_fmt, crf=crf, preset=preset, threads=threads,
+                     overwrite=True, copy_streams=False) as dst:
+        for f in src:
+            with f, f.convert("rgb48", width, height) as g:
+                g.pts, g.time_base = f.pts, f.time_base
+                dst.write(g)
+            n += 1
+    return n, time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------------
+# Sessions
 
 def session(model, device, precision, tracker=None):
-    import libvsr
-    return libvsr.Session(model_path=model, device=device, precision=precision, tracker=tracker)
+    return _libvsr().Session(model_path=model, device=device, precision=precision, tracker=tracker)
 
 
 def upscale(s, inp, out):
-    return s.upscale_file(inp, out, codec="ffv1", pix_fmt="gbrp16le", overwrite=True)
+    return s.upscale_file(str(inp), str(out), codec="ffv1", pix_fmt="gbrp16le", overwrite=True)
+
+
+def model_alone(model, device, precision, frames, repeat):
+    """Frames per second of the model alone (send/receive), best of repeat
+    passes over frames held in memory, after a two-frame warm-up."""
+    s = session(model, device, precision)
+    try:
+        list(s.process(list(frames[:2]), as_numpy=True))
+        best = None
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            n = sum(1 for _ in s.process(list(frames), as_numpy=True))
+            dt = time.perf_counter() - t0
+            best = dt if best is None else min(best, dt)
+        assert n == len(frames)
+        return len(frames) / best
+    finally:
+        s.close()
 
 
 def two_threads(model, device, precision, jobs):
@@ -54,14 +148,13 @@ def two_threads(model, device, precision, jobs):
 
 def peak(model, device, precision, inp, out):
     import torch  # first: libvsr then shares this process's libtorch
-    import libvsr
+    L = _libvsr()
     index = int(device.split(":")[1]) if ":" in device else 0
     torch.cuda.reset_peak_memory_stats(index)
-    tracker = libvsr.Tracker(sampler_interval_ms=10)
+    tracker = L.Tracker(sampler_interval_ms=10)
     with session(model, device, precision, tracker) as s:
         upscale(s, inp, out)
-    res = tracker.resources()
-    tracker_peak = res["peak_device_bytes"] if isinstance(res, dict) else res.peak_device_bytes
+    tracker_peak = tracker.resources().peak_device_bytes
     tracker.close()
     return {"tracker_peak": int(tracker_peak), "torch_peak": int(torch.cuda.max_memory_allocated(index)),
             "torch_version": torch.__version__}
@@ -72,8 +165,7 @@ def main(argv):
     if what == "threads":
         model, device, precision = argv[2:5]
         rest = argv[5:]
-        jobs = list(zip(rest[0::2], rest[1::2]))
-        print(json.dumps(two_threads(model, device, precision, jobs)))
+        print(json.dumps(two_threads(model, device, precision, list(zip(rest[0::2], rest[1::2])))))
     elif what == "peak":
         print(json.dumps(peak(*argv[2:7])))
     else:

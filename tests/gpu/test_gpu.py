@@ -2,7 +2,9 @@
 scripts/gpu-check runs it). Not part of CI, which has no GPU.
 
 Each test drives vsr-cli on CUDA (VSR_GPU_DEVICE, default cuda:0) and
-checks its output frames (decoded with ffmpeg) against a reference run.
+checks its output frames against a reference run. Clips are made, and
+outputs decoded, with libvsr itself (tests/gpu/binding.py): a GPU node has
+no ffmpeg programs.
 Without a CUDA device every CUDA test is skipped with the reason libvsr
 gives ("no CUDA device ..."); two tests need no GPU and run everywhere, so
 a CPU dry run (scripts/gpu-check --cpu, in the normal test suite) still
@@ -24,6 +26,10 @@ import numpy as np
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+import binding  # noqa: E402
+import clips  # noqa: E402
 DEVICE = os.environ.get("VSR_GPU_DEVICE", "cuda:0")
 RUN_TIMEOUT = 900
 
@@ -58,26 +64,13 @@ def upscale(cli, inp, out, model, *extra, precision="fp32", device=DEVICE, stats
 
 
 def frames16(path):
-    """Every frame of the first video stream as uint16 [n, h, w, 3]."""
-    info = json.loads(run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                           "stream=width,height", "-of", "json", path]).stdout or "{}")
-    st = info.get("streams") or [{}]
-    w, h = st[0].get("width"), st[0].get("height")
-    if not w:
-        pytest.fail(f"ffprobe finds no video stream in {path}")
-    p = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0", "-f", "rawvideo",
-                        "-pix_fmt", "rgb48le", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=RUN_TIMEOUT)
-    if p.returncode != 0:
-        pytest.fail(f"ffmpeg could not decode {path}: {p.stderr.decode(errors='replace')[-2000:]}")
-    a = np.frombuffer(p.stdout, dtype="<u2")
-    return a.reshape(-1, h, w, 3)
+    """Every frame of the first video stream as uint16 RGB [n, h, w, 3]."""
+    return binding.decode16(path)[0]
 
 
 def pts(path):
-    j = json.loads(run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                        "frame=pts,best_effort_timestamp", "-of", "json", path]).stdout or "{}")
-    return [f.get("pts", f.get("best_effort_timestamp")) for f in j.get("frames", [])]
+    """Every frame's timestamp, as an exact fraction of a second."""
+    return binding.decode16(path)[1]
 
 
 def psnr16(a, b):
@@ -107,11 +100,6 @@ def cli():
 
 
 @pytest.fixture(scope="session")
-def data():
-    return env("VSR_TEST_DATA", "test clips (tools/make_test_data.py)")
-
-
-@pytest.fixture(scope="session")
 def test_models():
     return env("VSR_TEST_MODELS", "test models (tools/make_test_models.py)")
 
@@ -130,11 +118,35 @@ def tiny(test_models):
 
 
 @pytest.fixture(scope="session")
-def cuda(cli, data, tiny, tmp_path_factory):
+def clip_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("clips")
+
+
+def make_clip(clip_dir, name, w, h, n, **kw):
+    """A clip of real photographs (bench/clips.py's pan over scikit-image's
+    pictures, scene cuts included), encoded by libvsr; made once."""
+    path = clip_dir / name
+    if not path.exists():
+        assert binding.write_clip(path, clips.frames_rgb(w, h, n), 24, **kw) == n
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def small_clip(clip_dir):
+    return make_clip(clip_dir, "small_h264.mp4", 256, 144, 24)
+
+
+@pytest.fixture(scope="session")
+def real_clip(clip_dir):
+    return make_clip(clip_dir, "real_640x360.mp4", 640, 360, 24)
+
+
+@pytest.fixture(scope="session")
+def cuda(cli, small_clip, tiny, tmp_path_factory):
     """Skip (with libvsr's reason) where there is no CUDA device; fail where
     there is one but a one-frame run on it fails."""
     out = tmp_path_factory.mktemp("probe") / "probe.mkv"
-    p = run([cli, "-i", os.path.join(data, "real_h264.mp4"), "-o", out, "-m", tiny, "--device", DEVICE,
+    p = run([cli, "-i", small_clip, "-o", out, "-m", tiny, "--device", DEVICE,
              "--precision", "fp32", "--max-frames", "1", "-q"])
     if p.returncode != 0:
         reason = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit {p.returncode}"
@@ -144,22 +156,12 @@ def cuda(cli, data, tiny, tmp_path_factory):
     return DEVICE
 
 
-@pytest.fixture(scope="session")
-def real_clip(tmp_path_factory):
-    """A 640x360 clip of real photographs (bench/clips.py), 24 frames."""
-    sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
-    import clips
-    path = tmp_path_factory.mktemp("clips") / "real_640x360.mp4"
-    clips.make_clip(str(path), 640, 360, 24, 24)
-    return str(path)
-
-
 # ---------------------------------------------------------------------------
 # Run everywhere (so the dry run exercises this file)
 
-def test_compare_helpers_on_cpu(cli, data, tiny, tmp_path):
+def test_compare_helpers_on_cpu(cli, small_clip, tiny, tmp_path):
     """Two identical CPU runs compare equal; a run of another model does not."""
-    clip = os.path.join(data, "real_h264.mp4")
+    clip = small_clip
     a, b, c = tmp_path / "a.mkv", tmp_path / "b.mkv", tmp_path / "c.mkv"
     upscale(cli, clip, a, tiny, "--max-frames", "6", device="cpu")
     upscale(cli, clip, b, tiny, "--max-frames", "6", device="cpu")
@@ -172,12 +174,12 @@ def test_compare_helpers_on_cpu(cli, data, tiny, tmp_path):
         compare(a, c)
 
 
-def test_wrong_device_index_is_clear_error(cli, data, tiny, tmp_path):
+def test_wrong_device_index_is_clear_error(cli, small_clip, tiny, tmp_path):
     """--device cuda:N past the last device: a clear error naming the
     device, no output file, no crash (on a CPU machine the reason is that
     there is no CUDA device at all)."""
     out = tmp_path / "never.mkv"
-    p = cli_run(cli, ["-i", os.path.join(data, "real_h264.mp4"), "-o", out, "-m", tiny, "--device", "cuda:57",
+    p = cli_run(cli, ["-i", small_clip, "-o", out, "-m", tiny, "--device", "cuda:57",
                       "--precision", "fp32", "-q"], expect_ok=False)
     assert p.returncode != 0
     assert "cuda:57" in p.stderr and "not available" in p.stderr, p.stderr[-2000:]
@@ -221,15 +223,19 @@ def test_cuda_graphs_equal_eager(cli, cuda, real_model, real_clip, tmp_path):
     assert pts(graph) == pts(eager)
 
 
-@pytest.mark.parametrize("clip_name", ["real_h264.mp4", "hevc10.mkv"])
-def test_hwdec_cuda_same_frames_and_pts(cli, cuda, data, tiny, tmp_path, clip_name):
+@pytest.mark.parametrize("codec", ["h264", "hevc10"])
+def test_hwdec_cuda_same_frames_and_pts(cli, cuda, clip_dir, tiny, tmp_path, codec):
     """NVDEC decoding gives the frames and timestamps software decoding gives."""
-    clip = os.path.join(data, clip_name)
+    if codec == "h264":
+        clip = make_clip(clip_dir, "hw_h264.mp4", 640, 360, 24)
+    else:
+        clip = make_clip(clip_dir, "hw_hevc10.mkv", 640, 360, 24, codec="libx265", pix_fmt="yuv420p10le")
     hw, sw = tmp_path / "hw.mkv", tmp_path / "sw.mkv"
     upscale(cli, clip, hw, tiny, "--hwdec", "cuda")
     upscale(cli, clip, sw, tiny, "--hwdec", "none")
-    compare(hw, sw, what=f"--hwdec cuda vs software ({clip_name})")
-    assert pts(hw) == pts(sw) == pts(clip)
+    compare(hw, sw, what=f"--hwdec cuda vs software ({codec})")
+    assert pts(hw) == pts(sw)
+    assert len(pts(hw)) == 24
 
 
 def test_mem_limit_tiles_lose_nothing(cli, cuda, real_model, real_clip, tmp_path):
@@ -265,10 +271,7 @@ def test_oom_recovery_same_frames(cli, cuda, real_model, real_clip, tmp_path):
     loses none of them."""
     python = os.environ.get("VSR_PYTHON", sys.executable)
     ref, out, stats = tmp_path / "ref.mkv", tmp_path / "oom.mkv", tmp_path / "oom.json"
-    big = tmp_path / "big.mp4"
-    sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
-    import clips
-    clips.make_clip(str(big), 1920, 1080, 4, 24)
+    big = make_clip(tmp_path, "big.mp4", 1920, 1080, 4)
     upscale(cli, big, ref, real_model, "--max-frames", "4")
     hog = subprocess.Popen([python, "-c", HOG, DEVICE, str(1536 << 20)], stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -292,10 +295,10 @@ def test_oom_recovery_same_frames(cli, cuda, real_model, real_clip, tmp_path):
     assert psnr16(a, b) >= 60.0, f"after OOM recovery: PSNR {psnr16(a, b):.1f} dB against the reference"
 
 
-def test_two_sessions_two_threads_equal_serial(cli, cuda, real_model, data, real_clip, tmp_path):
+def test_two_sessions_two_threads_equal_serial(cli, cuda, real_model, clip_dir, real_clip, tmp_path):
     """Two sessions on one GPU in two threads of one process (the ctypes
     binding, tests/gpu/binding.py) give what two serial vsr-cli runs give."""
-    inputs = [real_clip, os.path.join(data, "long_120.mkv")]
+    inputs = [real_clip, make_clip(clip_dir, "long_320x180.mp4", 320, 180, 96)]
     serial = [tmp_path / f"serial{i}.mkv" for i in range(2)]
     par = [tmp_path / f"par{i}.mkv" for i in range(2)]
     for i in range(2):
