@@ -6,7 +6,7 @@ Runs every step against this build (reused, not rebuilt): a dependency
 prefix (a minimal stand-in archive: unpacking, the glibc check and env.sh
 are what is exercised here; scripts/check-prefix tests a real one), the
 -Dtorch_dir=auto configure check, the test data, the GPU suite (its CUDA
-tests skip with libvsr's "no CUDA device" reason, two tests run on the CPU)
+tests skip with libvsr's "no CUDA device" reason, three tests run on the CPU)
 and the benchmark's tiny CPU version. Then reads the report it wrote.
 """
 import json
@@ -59,10 +59,11 @@ def test_gpu_check_cpu_dry_run(tmp_path):
     assert "libtorch" in steps["torch-auto"]["detail"]
 
     tests = {t["name"]: t for t in rep["tests"]}
-    for name in ("test_compare_helpers_on_cpu", "test_wrong_device_index_is_clear_error"):
+    everywhere = ("test_compare_helpers_on_cpu", "test_binding_helpers_on_cpu",
+                  "test_wrong_device_index_is_clear_error")
+    for name in everywhere:
         assert tests[name]["status"] == "passed", tests[name]
-    cuda_tests = [t for n, t in tests.items() if n not in ("test_compare_helpers_on_cpu",
-                                                            "test_wrong_device_index_is_clear_error")]
+    cuda_tests = [t for n, t in tests.items() if n not in everywhere]
     assert len(cuda_tests) >= 10, sorted(tests)
     for t in cuda_tests:
         assert t["status"] == "skipped" and t["message"].startswith("no CUDA device"), t

@@ -6,6 +6,11 @@ the ctypes binding (python/libvsr):
   numpy frames, decode16() reads every frame as 16-bit RGB with its exact
   timestamp, codec_floor() decodes, resizes and encodes with no model
   (libvsr's own FFmpeg path: the floor a run cannot beat);
+* runs that must give equal frames, done in one process: cuDNN's
+  benchmark mode (always on in libvsr) times its algorithms per process,
+  so two processes may convolve differently and round differently; in
+  one process each shape gets one algorithm, and only what is under test
+  differs (copy/compute pipelining, CUDA graphs, NVDEC, threads);
 * two sessions in two threads of one process;
 * the tracker's peak device memory next to the CUDA allocator's own
   figure (torch imported into the same process shares libtorch, and with
@@ -16,7 +21,10 @@ Kept apart on purpose: this is the only GPU test and benchmark code that
 depends on the C API's shape, so it is the one place to adapt when that
 API changes. Run as a program it prints one JSON object:
 
-    python3 binding.py threads MODEL DEVICE PRECISION IN1 OUT1 IN2 OUT2
+    python3 binding.py runs SPEC.json     (a list of {"session": {...},
+        "input": path, "output": path, "run": {...}}: Session settings and
+        upscale_file arguments; the outputs are FFV1 gbrp16le)
+    python3 binding.py threads MODEL DEVICE PRECISION IN1 SERIAL1 PARALLEL1 IN2 SERIAL2 PARALLEL2
     python3 binding.py peak MODEL DEVICE PRECISION IN OUT
 """
 import json
@@ -101,8 +109,21 @@ def session(model, device, precision, tracker=None):
     return _libvsr().Session(model_path=model, device=device, precision=precision, tracker=tracker)
 
 
-def upscale(s, inp, out):
-    return s.upscale_file(str(inp), str(out), codec="ffv1", pix_fmt="gbrp16le", overwrite=True)
+def upscale(s, inp, out, **run):
+    return s.upscale_file(str(inp), str(out), codec="ffv1", pix_fmt="gbrp16le", overwrite=True, **run)
+
+
+def runs(specs):
+    """Each spec's run in turn, in this process; [{frames} or {error}]."""
+    out = []
+    for spec in specs:
+        try:
+            with _libvsr().Session(**spec["session"]) as s:
+                r = upscale(s, spec["input"], spec["output"], **spec.get("run", {}))
+            out.append({"frames": r.frames_written})
+        except Exception as e:  # the caller fails the test with this
+            out.append({"error": f"{type(e).__name__}: {e}"})
+    return out
 
 
 def model_alone(model, device, precision, frames, repeat):
@@ -124,6 +145,12 @@ def model_alone(model, device, precision, frames, repeat):
 
 
 def two_threads(model, device, precision, jobs):
+    """jobs: [(input, serial_output, parallel_output)]. Each job is run once
+    alone, one after another, then all at once, one session and thread
+    each."""
+    for inp, serial_out, _ in jobs:
+        with session(model, device, precision) as s:
+            upscale(s, inp, serial_out)
     errors = [None] * len(jobs)
     frames = [0] * len(jobs)
     sessions = [session(model, device, precision) for _ in jobs]
@@ -136,7 +163,7 @@ def two_threads(model, device, precision, jobs):
         except Exception as e:  # reported to the caller, who fails the test
             errors[i] = f"{type(e).__name__}: {e}"
 
-    threads = [threading.Thread(target=work, args=(i, a, b)) for i, (a, b) in enumerate(jobs)]
+    threads = [threading.Thread(target=work, args=(i, a, c)) for i, (a, _, c) in enumerate(jobs)]
     for t in threads:
         t.start()
     for t in threads:
@@ -162,10 +189,13 @@ def peak(model, device, precision, inp, out):
 
 def main(argv):
     what = argv[1]
-    if what == "threads":
+    if what == "runs":
+        with open(argv[2]) as f:
+            print(json.dumps(runs(json.load(f))))
+    elif what == "threads":
         model, device, precision = argv[2:5]
         rest = argv[5:]
-        print(json.dumps(two_threads(model, device, precision, list(zip(rest[0::2], rest[1::2])))))
+        print(json.dumps(two_threads(model, device, precision, list(zip(rest[0::3], rest[1::3], rest[2::3])))))
     elif what == "peak":
         print(json.dumps(peak(*argv[2:7])))
     else:

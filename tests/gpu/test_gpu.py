@@ -11,11 +11,14 @@ a CPU dry run (scripts/gpu-check --cpu, in the normal test suite) still
 exercises this file: the comparison helpers on CPU output, and the error
 for a CUDA device index that does not exist.
 
-"Equal" below means equal within one step of the 16-bit output (the runs
-write FFV1 gbrp16le): two ways of running the same float computation may
-round the last bit differently (cuDNN picks its algorithms per process);
-anything more is a real difference. Each comparison message says how far
-apart the runs were.
+Runs that must give equal frames are done in one process, through the
+binding (in_process below): libvsr keeps cuDNN's benchmark mode on, which
+times convolution algorithms per process, so two processes may compute
+the same layer with different algorithms and round differently. In one
+process each shape gets one algorithm, and only what is under test
+differs. "Equal" then allows one step of the 16-bit output (FFV1
+gbrp16le) for a rounding flip; each comparison message says how far apart
+the runs were. Runs compared by PSNR use vsr-cli.
 """
 import json
 import os
@@ -71,6 +74,24 @@ def frames16(path):
 def pts(path):
     """Every frame's timestamp, as an exact fraction of a second."""
     return binding.decode16(path)[1]
+
+
+def in_process(specs, tmp_path):
+    """binding.runs(specs) in a child process (a fresh libvsr and libtorch):
+    each spec {"session": {...}, "input": ..., "output": ..., "run": {...}}."""
+    spec_file = tmp_path / "runs.json"
+    spec_file.write_text(json.dumps(specs, default=str))
+    p = run([os.environ.get("VSR_PYTHON", sys.executable), os.path.join(HERE, "binding.py"), "runs", spec_file])
+    assert p.returncode == 0, p.stderr[-3000:]
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    errors = [r["error"] for r in res if "error" in r]
+    assert not errors, errors
+    return res
+
+
+def spec(model, inp, out, precision="fp32", run=None, device=DEVICE, **session):
+    return {"session": {"model_path": model, "device": device, "precision": precision, **session},
+            "input": str(inp), "output": str(out), "run": run or {}}
 
 
 def psnr16(a, b):
@@ -174,6 +195,22 @@ def test_compare_helpers_on_cpu(cli, small_clip, tiny, tmp_path):
         compare(a, c)
 
 
+def test_binding_helpers_on_cpu(cli, small_clip, tiny, tmp_path):
+    """The in-process runs and the two-thread run (tests/gpu/binding.py)
+    on the CPU: they must agree with vsr-cli, and with each other."""
+    ref, one, serial, par = (tmp_path / f"{n}.mkv" for n in ("ref", "one", "serial", "par"))
+    upscale(cli, small_clip, ref, tiny, device="cpu")
+    res = in_process([spec(tiny, small_clip, one, device="cpu", run={"pipelined": False}, batch=2)], tmp_path)
+    assert res == [{"frames": 24}]
+    assert compare(one, ref, what="binding vs vsr-cli")[0] == 0
+    p = run([os.environ.get("VSR_PYTHON", sys.executable), os.path.join(HERE, "binding.py"), "threads",
+             tiny, "cpu", "fp32", small_clip, serial, par])
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert json.loads(p.stdout.strip().splitlines()[-1]) == {"frames": [24], "errors": [None]}
+    assert compare(par, ref, what="threaded run vs vsr-cli")[0] == 0
+    assert compare(serial, ref, what="serial run vs vsr-cli")[0] == 0
+
+
 def test_wrong_device_index_is_clear_error(cli, small_clip, tiny, tmp_path):
     """--device cuda:N past the last device: a clear error naming the
     device, no output file, no crash (on a CPU machine the reason is that
@@ -204,35 +241,34 @@ def test_fp16_vs_fp32_psnr(cli, cuda, real_model, real_clip, tmp_path):
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
-def test_pipelined_copies_equal_serial(cli, cuda, real_model, real_clip, tmp_path, precision):
+def test_pipelined_copies_equal_serial(cuda, real_model, real_clip, tmp_path, precision):
     """Batches of 4 go through the copy stream + compute stream + events
     pipeline (upload of item i+1 and download of i-1 overlap compute of i);
-    batch 1 with --serial stages is the plain one-at-a-time path."""
+    batch 1 without the stage pipeline is the plain one-at-a-time path."""
     piped, serial = tmp_path / "piped.mkv", tmp_path / "serial.mkv"
-    upscale(cli, real_clip, piped, real_model, "--batch", "4", precision=precision)
-    upscale(cli, real_clip, serial, real_model, "--batch", "1", "--serial", precision=precision)
+    in_process([spec(real_model, real_clip, piped, precision, batch=4),
+                spec(real_model, real_clip, serial, precision, {"pipelined": False}, batch=1)], tmp_path)
     compare(piped, serial, what=f"pipelined vs serial ({precision})")
-    assert pts(piped) == pts(serial)
+    assert pts(piped) == pts(serial) and len(pts(piped)) == 24
 
 
-def test_cuda_graphs_equal_eager(cli, cuda, real_model, real_clip, tmp_path):
-    graph, eager, stats = tmp_path / "graph.mkv", tmp_path / "eager.mkv", tmp_path / "graph.json"
-    upscale(cli, real_clip, graph, real_model, "--cuda-graph", "--batch", "2", precision="fp16", stats=stats)
-    upscale(cli, real_clip, eager, real_model, "--batch", "2", precision="fp16")
+def test_cuda_graphs_equal_eager(cuda, real_model, real_clip, tmp_path):
+    graph, eager = tmp_path / "graph.mkv", tmp_path / "eager.mkv"
+    in_process([spec(real_model, real_clip, eager, "fp16", batch=2),
+                spec(real_model, real_clip, graph, "fp16", batch=2, cuda_graph=True)], tmp_path)
     compare(graph, eager, what="CUDA graphs vs eager")
-    assert pts(graph) == pts(eager)
+    assert pts(graph) == pts(eager) and len(pts(graph)) == 24
 
 
 @pytest.mark.parametrize("codec", ["h264", "hevc10"])
-def test_hwdec_cuda_same_frames_and_pts(cli, cuda, clip_dir, tiny, tmp_path, codec):
+def test_hwdec_cuda_same_frames_and_pts(cuda, clip_dir, tiny, tmp_path, codec):
     """NVDEC decoding gives the frames and timestamps software decoding gives."""
     if codec == "h264":
         clip = make_clip(clip_dir, "hw_h264.mp4", 640, 360, 24)
     else:
         clip = make_clip(clip_dir, "hw_hevc10.mkv", 640, 360, 24, codec="libx265", pix_fmt="yuv420p10le")
     hw, sw = tmp_path / "hw.mkv", tmp_path / "sw.mkv"
-    upscale(cli, clip, hw, tiny, "--hwdec", "cuda")
-    upscale(cli, clip, sw, tiny, "--hwdec", "none")
+    in_process([spec(tiny, clip, sw, run={"hwdec": "none"}), spec(tiny, clip, hw, run={"hwdec": "cuda"})], tmp_path)
     compare(hw, sw, what=f"--hwdec cuda vs software ({codec})")
     assert pts(hw) == pts(sw)
     assert len(pts(hw)) == 24
@@ -295,18 +331,16 @@ def test_oom_recovery_same_frames(cli, cuda, real_model, real_clip, tmp_path):
     assert psnr16(a, b) >= 60.0, f"after OOM recovery: PSNR {psnr16(a, b):.1f} dB against the reference"
 
 
-def test_two_sessions_two_threads_equal_serial(cli, cuda, real_model, clip_dir, real_clip, tmp_path):
-    """Two sessions on one GPU in two threads of one process (the ctypes
-    binding, tests/gpu/binding.py) give what two serial vsr-cli runs give."""
+def test_two_sessions_two_threads_equal_serial(cuda, real_model, clip_dir, real_clip, tmp_path):
+    """Two sessions on one GPU in two threads of one process give what the
+    same two runs give one after the other (in that process, first)."""
     inputs = [real_clip, make_clip(clip_dir, "long_320x180.mp4", 320, 180, 96)]
     serial = [tmp_path / f"serial{i}.mkv" for i in range(2)]
     par = [tmp_path / f"par{i}.mkv" for i in range(2)]
-    for i in range(2):
-        upscale(cli, inputs[i], serial[i], real_model, precision="fp16")
     args = [os.environ.get("VSR_PYTHON", sys.executable), os.path.join(HERE, "binding.py"), "threads",
             real_model, DEVICE, "fp16"]
     for i in range(2):
-        args += [inputs[i], par[i]]
+        args += [inputs[i], serial[i], par[i]]
     p = run(args)
     assert p.returncode == 0, p.stderr[-3000:]
     res = json.loads(p.stdout.strip().splitlines()[-1])
