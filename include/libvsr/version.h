@@ -12,8 +12,8 @@
 extern "C" {
 #endif
 
-#define VSR_API_VERSION_MAJOR 0
-#define VSR_API_VERSION_MINOR 1
+#define VSR_API_VERSION_MAJOR 1
+#define VSR_API_VERSION_MINOR 0
 #define VSR_API_VERSION_PATCH 0
 
 #define VSR_VERSION_INT(a, b, c) (((a) << 16) | ((b) << 8) | (c))
@@ -25,7 +25,7 @@ extern "C" {
  *  to start (compare the major and minor numbers). */
 VSR_API unsigned vsr_version(void);
 
-/** Version string of the library, e.g. "0.1.0". */
+/** Version string of the library, e.g. "1.0.0". */
 VSR_API const char *vsr_version_string(void);
 
 /** One line describing the build: FFmpeg and libtorch versions, whether

@@ -33,7 +33,7 @@ library_path = _lib.path
 
 
 def version():
-    """Version string of the loaded library, e.g. "0.1.0"."""
+    """Version string of the loaded library, e.g. "1.0.0"."""
     return _lib.decode(_lib.lib.vsr_version_string())
 
 

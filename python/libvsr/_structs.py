@@ -11,8 +11,8 @@ from ctypes import (POINTER, Structure, c_char, c_char_p, c_double, c_float, c_i
                     c_int64, c_uint32, c_uint64, c_void_p)
 
 # ------------------------------------------------------------------ version.h
-API_VERSION_MAJOR = 0
-API_VERSION_MINOR = 1
+API_VERSION_MAJOR = 1
+API_VERSION_MINOR = 0
 API_VERSION_PATCH = 0
 
 

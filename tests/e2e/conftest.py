@@ -13,6 +13,7 @@ skipped.
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -54,6 +55,13 @@ def env_path(name, what, must_exist=True):
         pytest.fail(f"{name}={v} ({what}) does not exist: build it first "
                     f"(ninja -C BUILD, which also makes the test data and test models)")
     return v
+
+
+def api_major():
+    """The library's major version (its SONAME is libvsr.so.<major>), from version.h."""
+    src = env_path("VSR_SOURCE_ROOT", "the source tree")
+    text = open(os.path.join(src, "include", "libvsr", "version.h")).read()
+    return int(re.search(r"#define VSR_API_VERSION_MAJOR (\d+)", text).group(1))
 
 
 def need_file(path, what):

@@ -29,7 +29,7 @@ def exported_symbols():
     syms = set()
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[1] in "TtWwDdBbRr" and parts[2] != "LIBVSR_0":
+        if len(parts) == 3 and parts[1] in "TtWwDdBbRr" and not parts[2].startswith("LIBVSR_"):
             syms.add(parts[2].split("@")[0])
     return syms
 

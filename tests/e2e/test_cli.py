@@ -32,7 +32,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import (assert_no_output, assert_same_times, check_no_crash, clip, decode_rgb, frame_times, max_abs,
+from conftest import (api_major, assert_no_output, assert_same_times, check_no_crash, clip, decode_rgb, frame_times, max_abs,
                       packet_times, psnr, real_model, run, run_cli, source_frames, start_shift, streams,
                       tmodel, upscale, video_stream, write_rgb_clip)
 
@@ -257,8 +257,9 @@ def stage_for_nobody(cli, files):
     for sub in ("bin", "lib", "data"):
         os.mkdir(os.path.join(top, sub))
         os.chmod(os.path.join(top, sub), 0o755)
-    lib = os.path.join(os.path.dirname(os.path.dirname(cli)), "lib", "libvsr.so.0")
-    shutil.copy(os.path.realpath(lib), os.path.join(top, "lib", "libvsr.so.0"))
+    soname = f"libvsr.so.{api_major()}"
+    lib = os.path.join(os.path.dirname(os.path.dirname(cli)), "lib", soname)
+    shutil.copy(os.path.realpath(lib), os.path.join(top, "lib", soname))
     staged_cli = os.path.join(top, "bin", "vsr-cli")
     shutil.copy(cli, staged_cli)
     os.chmod(staged_cli, 0o755)

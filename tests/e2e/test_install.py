@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 
+from conftest import api_major
+
 SRC = os.environ["VSR_SOURCE_ROOT"]
 BUILD = os.environ["VSR_BUILD_ROOT"]
 DATA = os.environ["VSR_TEST_DATA"]
@@ -46,8 +48,9 @@ def test_installed_files(installed):
     for h in ["vsr.h", "common.h", "version.h", "frame.h", "stream.h", "tracker.h", "session.h"]:
         assert os.path.isfile(os.path.join(root, "include", "libvsr", h)), h
     so = sorted(f for f in os.listdir(libdir) if f.startswith("libvsr.so"))
-    assert "libvsr.so" in so and "libvsr.so.0" in so and any(f.count(".") >= 4 for f in so), so
-    assert os.path.islink(os.path.join(libdir, "libvsr.so.0"))
+    soname = f"libvsr.so.{api_major()}"
+    assert "libvsr.so" in so and soname in so and any(f.count(".") >= 4 for f in so), so
+    assert os.path.islink(os.path.join(libdir, soname))
     for exe in ["vsr-cli", "vsr-bench", "vsr-convert-ncnn"]:
         p = os.path.join(root, "bin", exe)
         assert os.access(p, os.X_OK), p
