@@ -47,7 +47,7 @@ static void usage(FILE *f)
             "  -i, --input CLIP     any video FFmpeg reads\n"
             "      --frames N       use the first N frames (default: all)\n"
             "      --precision P    auto (default), fp32, bf16, fp16\n"
-            "      --threads N      inference threads (0 = library default: all cores)\n"
+            "      --threads N      inference threads (0 = one per core)\n"
             "      --batch N|auto   frames per forward pass (default auto)\n"
             "      --repeat R       timed passes over the frames (default 3)\n"
             "      --warmup N       frames run once before timing (default 2, 0 = none)\n"
@@ -476,13 +476,19 @@ int main(int argc, char **argv)
     memset(ser, 0, sizeof(ser));
     int n_ser = o.tracker == TRACKER_AB ? 2 : 1;
 
-    vsr_session_settings ss;
-    vsr_session_settings_default(&ss);
-    ss.model_path = o.model;
-    ss.precision = o.precision;
-    ss.threads = o.threads;
+    vsr_process_settings ps;
+    vsr_process_settings_default(&ps);
+    ps.threads = o.threads;
+    if ((err = vsr_process_configure(&ps)) < 0) {
+        fprintf(stderr, "vsr-infer-bench: %s\n", errtext(err));
+        goto done;
+    }
+    vsr_model_settings ms;
+    vsr_model_settings_default(&ms);
+    ms.path = o.model;
+    ms.precision = o.precision;
     double t_load = now_s();
-    err = vsr_model_load(&model, &ss);
+    err = vsr_model_open(&model, &ms);
     t_load = now_s() - t_load;
     if (err < 0) {
         fprintf(stderr, "vsr-infer-bench: %s\n", errtext(err));
@@ -603,7 +609,7 @@ done:
         free(ser[k].sec);
         free(ser[k].cpu);
     }
-    vsr_model_unload(&model);
+    vsr_model_unref(&model);
     for (int64_t i = 0; i < n; i++)
         vsr_frame_unref(&frames[i]);
     free(frames);

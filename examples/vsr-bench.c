@@ -1255,7 +1255,7 @@ static int get_model(runner *rn, int mi, vsr_precision p, const char *dev, int t
     if (rn->model_dev && rn->model_idx == mi && rn->model_prec == p && !strcmp(rn->model_dev, dev) &&
         rn->model_threads == threads)
         return rn->model_err;
-    vsr_model_unload(&rn->model);
+    vsr_model_unref(&rn->model);
     free(rn->model_dev);
     free(rn->model_errmsg);
     rn->model_errmsg = NULL;
@@ -1263,15 +1263,20 @@ static int get_model(runner *rn, int mi, vsr_precision p, const char *dev, int t
     rn->model_prec = p;
     rn->model_dev = xstrdup(dev);
     rn->model_threads = threads;
-    vsr_session_settings s;
-    vsr_session_settings_default(&s);
-    s.model_path = rn->b->models[mi].file;
+    /* threads are process-wide: set before the load (runs go one at a time) */
+    vsr_process_settings ps;
+    vsr_process_settings_default(&ps);
+    ps.threads = threads;
+    vsr_model_settings s;
+    vsr_model_settings_default(&s);
+    s.path = rn->b->models[mi].file;
     s.device = dev;
     s.precision = p;
-    s.threads = threads;
     progress("vsr-bench: loading %s (%s, %s%s)\n", rn->b->models[mi].path, precision_names[p], dev,
              threads ? ", fixed threads" : "");
-    rn->model_err = vsr_model_load(&rn->model, &s);
+    rn->model_err = vsr_process_configure(&ps);
+    if (rn->model_err >= 0)
+        rn->model_err = vsr_model_open(&rn->model, &s);
     if (rn->model_err < 0)
         rn->model_errmsg = xasprintf("loading model '%s' (%s on %s): %s", rn->b->models[mi].path,
                                      precision_names[p], dev, vsr_last_error());
@@ -1446,7 +1451,7 @@ static void run_all(runner *rn)
                     for (int vi = 0; vi < b->n_videos; vi++)
                         run_group(rn, mi, p, dev, si, vi);
                 }
-    vsr_model_unload(&rn->model);
+    vsr_model_unref(&rn->model);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2149,7 +2154,7 @@ static void free_runner(runner *rn)
     }
     free(rn->runs);
     free(rn->videos_dir);
-    vsr_model_unload(&rn->model);
+    vsr_model_unref(&rn->model);
     free(rn->model_dev);
     free(rn->model_errmsg);
     memset(rn, 0, sizeof(*rn));
@@ -2214,7 +2219,7 @@ int main(int argc, char **argv)
         }
     }
     unsigned lib = vsr_version();
-    if ((lib >> 16) != VSR_API_VERSION_MAJOR || ((lib >> 8) & 0xff) < VSR_API_VERSION_MINOR) {
+    if ((int)(lib >> 16) != VSR_API_VERSION_MAJOR || (int)((lib >> 8) & 0xff) < VSR_API_VERSION_MINOR) {
         fprintf(stderr, "vsr-bench: built for libvsr %d.%d but runs with %s\n", VSR_API_VERSION_MAJOR,
                 VSR_API_VERSION_MINOR, vsr_version_string());
         return EXIT_RUN_FAILED;

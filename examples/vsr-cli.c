@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ enum { EXIT_DAMAGED = 3, EXIT_INTERRUPTED = 130, EXIT_USAGE = 2 };
 
 typedef struct cli {
     const char *input, *output, *model;
+    vsr_process_settings ps;
+    vsr_model_settings ms;
     vsr_session_settings ss;
     vsr_output_settings os;
     vsr_input_settings is;
@@ -47,13 +50,20 @@ typedef struct cli {
     int print_info;
 } cli;
 
-static vsr_session *volatile running_session;
+/* Ctrl-C may come at any moment, also while the model loads, before a
+ * session exists: the handler (on whichever thread the signal lands)
+ * remembers it, and the session is cancelled as soon as there is one.
+ * Lock-free atomics, so the handler is async-signal-safe. */
+static atomic_int interrupted;
+static _Atomic(vsr_session *) running_session;
 
 static void on_sigint(int sig)
 {
     (void)sig;
-    if (running_session)
-        vsr_session_cancel(running_session);
+    atomic_store(&interrupted, 1);
+    vsr_session *ses = atomic_load(&running_session);
+    if (ses)
+        vsr_session_cancel(ses);
     /* a second Ctrl-C kills at once */
     signal(SIGINT, SIG_DFL);
 }
@@ -172,6 +182,8 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
     static const char *const granularities[] = {"operation", "chunk", "run"};
     const int64_t auto_v = VSR_AUTO;
     memset(c, 0, sizeof(*c));
+    vsr_process_settings_default(&c->ps);
+    vsr_model_settings_default(&c->ms);
     vsr_session_settings_default(&c->ss);
     vsr_output_settings_default(&c->os);
     vsr_input_settings_default(&c->is);
@@ -190,15 +202,15 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
         case 'i': c->input = optarg; break;
         case 'o': c->output = optarg; break;
         case 'm': c->model = optarg; break;
-        case OPT_DEVICE: c->ss.device = optarg; break;
-        case OPT_CUDA_GRAPH: c->ss.cuda_graph = 1; break;
+        case OPT_DEVICE: c->ms.device = optarg; break;
+        case OPT_CUDA_GRAPH: c->ms.cuda_graph = 1; break;
         case OPT_PRECISION:
             bad = cli_parse_choice("--precision", optarg, precisions, 4, &choice, err, errlen);
-            c->ss.precision = (vsr_precision)choice;
+            c->ms.precision = (vsr_precision)choice;
             break;
         case OPT_THREADS:
             bad = cli_parse_int("--threads", optarg, 0, 1024, NULL, &v, err, errlen);
-            c->ss.threads = (int)v;
+            c->ps.threads = (int)v;
             break;
         case OPT_BATCH:
             bad = cli_parse_int("--batch", optarg, 1, 256, &auto_v, &v, err, errlen);
@@ -435,6 +447,13 @@ int main(int argc, char **argv)
     }
     /* A full disk or file-size limit must come back as a write error, not kill us. */
     signal(SIGXFSZ, SIG_IGN);
+    /* from here on a Ctrl-C is never lost (loading the model takes a while) */
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+    if (vsr_process_configure(&c.ps) < 0) {
+        fprintf(stderr, "vsr-cli: %s\n", vsr_last_error());
+        return 1;
+    }
 
     vsr_tracker_settings ts;
     vsr_tracker_settings_default(&ts);
@@ -448,10 +467,15 @@ int main(int argc, char **argv)
     progress_state ps = {0, 0, c.quiet};
     vsr_tracker_set_progress_callback(tr, on_progress, &ps);
 
-    c.ss.model_path = c.model;
+    c.ms.path = c.model;
+    vsr_model *model = NULL;
+    int ret = vsr_model_open(&model, &c.ms);
+    c.ss.model = model;
     c.ss.tracker = tr;
     vsr_session *ses = NULL;
-    int ret = vsr_session_open(&ses, &c.ss);
+    if (ret >= 0)
+        ret = vsr_session_open(&ses, &c.ss);
+    vsr_model_unref(&model); /* the session holds its own reference */
     if (ret < 0) {
         fprintf(stderr, "vsr-cli: %s\n", vsr_last_error()[0] ? vsr_last_error() : vsr_strerror(ret));
         /* the failure still belongs in the statistics */
@@ -479,13 +503,15 @@ int main(int argc, char **argv)
     }
     c.rs.input = &c.is;
     c.rs.output = &c.os;
-    running_session = ses;
-    signal(SIGINT, on_sigint);
-    signal(SIGTERM, on_sigint);
+    atomic_store(&running_session, ses);
+    /* a Ctrl-C while the model loaded: the run stops at its start, with
+     * no output, and says it was cancelled */
+    if (atomic_load(&interrupted))
+        vsr_session_cancel(ses);
     vsr_run_result res = {.size = sizeof(res)};
     ret = vsr_upscale_file(ses, c.input, c.output, &c.rs, &res);
     signal(SIGINT, SIG_DFL);
-    running_session = NULL;
+    atomic_store(&running_session, NULL);
     if (ps.printed)
         fputc('\n', stderr);
     int code = 0;

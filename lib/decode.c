@@ -284,7 +284,7 @@ static vsr_input *input_new(const vsr_input_settings *s, const char *name, const
     if (!in)
         return NULL;
     vsr_input_settings_default(&in->s);
-    if (s && VSRI_COPY_SETTINGS(&in->s, s) < 0) {
+    if (s && VSRI_SETTINGS_IN(&in->s, s, "vsr_input_settings") < 0) {
         free(in);
         return NULL;
     }
@@ -307,7 +307,7 @@ static int validate_settings(const vsr_input_settings *s)
         return 0;
     vsr_input_settings t;
     vsr_input_settings_default(&t);
-    int err = VSRI_COPY_SETTINGS(&t, s);
+    int err = VSRI_SETTINGS_IN(&t, s, "vsr_input_settings");
     if (err < 0)
         return err;
     if (t.max_width <= 0 || t.max_height <= 0 || t.max_pixels <= 0)
@@ -379,11 +379,11 @@ static void copy_name(char *dst, size_t cap, const char *src)
 
 int vsr_input_get_info(const vsr_input *in, vsr_input_info *info)
 {
-    if (!in || !info || info->size < sizeof(uint32_t))
-        return vsri_error(VSR_EINVAL, "vsr_input_get_info: no input or info, or info.size not set");
+    if (!in)
+        return vsri_error(VSR_EINVAL, "vsr_input_get_info: no input");
     vsr_input_info t;
     memset(&t, 0, sizeof(t));
-    t.size = info->size < sizeof(t) ? info->size : (uint32_t)sizeof(t);
+    t.size = sizeof(t);
     const AVStream *st = in->fmt->streams[in->vidx];
     const AVCodecParameters *p = st->codecpar;
     t.width = p->width;
@@ -419,8 +419,7 @@ int vsr_input_get_info(const vsr_input *in, vsr_input_info *info)
     for (unsigned i = 0; i < in->fmt->nb_streams; i++)
         if (in->fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO)
             t.has_audio = 1;
-    memcpy(info, &t, t.size);
-    return 0;
+    return VSRI_RESULT_OUT(info, &t, "vsr_input_info");
 }
 
 static void queue_packet(vsr_input *in, AVPacket *pkt)

@@ -142,7 +142,7 @@ int vsr_output_open(vsr_output **out, const char *path, vsr_input *src, const vs
     if (!o)
         return VSR_ENOMEM;
     vsr_output_settings_default(&o->s);
-    int err = s ? VSRI_COPY_SETTINGS(&o->s, s) : 0;
+    int err = s ? VSRI_SETTINGS_IN(&o->s, s, "vsr_output_settings") : 0;
     int oom = 0;
     o->path = dup_or_null(path, &oom);
     o->codec_name = dup_or_null(o->s.codec, &oom);

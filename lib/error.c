@@ -63,7 +63,8 @@ const char *vsr_strerror(int err)
     case VSR_ERROR_OUTPUT: return "output could not be written";
     case VSR_ERROR_CANCELLED: return "cancelled";
     case VSR_ERROR_LIMIT: return "input exceeds a configured limit";
-    case VSR_ERROR_RESUME: return "resume does not match the interrupted run";
+    case VSR_ERROR_MISMATCH: return "plan, resume journal or segment belongs to another input, model or settings";
+    case VSR_ERROR_INCOMPLETE: return "job incomplete: segments are missing";
     case VSR_ERROR_CONFIG: return "invalid configuration";
     case VSR_ERROR_UNSUPPORTED: return "not supported by this build";
     }

@@ -17,16 +17,6 @@
 #  define VSRI_PRINTF(a, b)
 #endif
 
-/* True when a caller-sized struct (first member: uint32_t size) is large
- * enough to hold `field`: older callers pass smaller structs. */
-#define VSRI_HAS_FIELD(s, type, field) \
-    ((s)->size >= offsetof(type, field) + sizeof(((type *)0)->field))
-
-/* Copy a caller struct of possibly older (smaller) size over defaults:
- * fields the caller's version does not know keep their default value. */
-#define VSRI_COPY_SETTINGS(dst, src) vsri_copy_settings((dst), (src), sizeof(*(dst)))
-int vsri_copy_settings(void *dst, const void *src, size_t full_size);
-
 /*
  * The size-field rule of the public structs (docs/ABI.md), for structs
  * whose first member is uint32_t size. `what` names the struct (and the
@@ -43,6 +33,13 @@ int vsri_copy_settings(void *dst, const void *src, size_t full_size);
  */
 int vsri_settings_in(void *dst, const void *src, size_t full, const char *what);
 int vsri_result_out(void *dst, const void *src, size_t full, const char *what);
+/* vsri_result_out's test alone (dst NULL or size < 4: VSR_EINVAL), for
+ * calls that refuse before doing their work. */
+int vsri_result_check(const void *dst, const char *what);
+/* The same with the struct's size taken from the variable's type. */
+#define VSRI_SETTINGS_IN(dst, src, what) vsri_settings_in((dst), (src), sizeof(*(dst)), (what))
+#define VSRI_RESULT_OUT(dst, src, what) vsri_result_out((dst), (src), sizeof(*(src)), (what))
+#define VSRI_COPY_SETTINGS(dst, src) vsri_settings_in((dst), (src), sizeof(*(dst)), "settings struct")
 
 /* Record the detail of a failure for vsr_last_error() on this thread, log
  * it at debug level, and return code (so: return vsri_error(...);). */

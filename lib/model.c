@@ -12,6 +12,7 @@
 
 #include "model_internal.h"
 #include "modelcard.h"
+#include "process.h"
 #include "sysinfo.h"
 
 const char *vsr_precision_name(vsr_precision p)
@@ -32,14 +33,14 @@ int vsri_model_step_frames(const vsr_model_card *c)
     return c->frames_in > 0 ? c->frames_in : 3;
 }
 
-vsr_model *vsri_model_ref(vsr_model *m)
+vsr_model *vsr_model_ref(vsr_model *m)
 {
     if (m)
         atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
     return m;
 }
 
-void vsr_model_unload(vsr_model **pm)
+void vsr_model_unref(vsr_model **pm)
 {
     if (!pm || !*pm)
         return;
@@ -54,18 +55,30 @@ void vsr_model_unload(vsr_model **pm)
 
 int vsr_model_get_card(const vsr_model *m, vsr_model_card *card)
 {
-    if (!m || !card || card->size < sizeof(uint32_t))
-        return vsri_error(VSR_EINVAL, "vsr_model_get_card: no model or card, or card.size not set");
-    uint32_t size = card->size < sizeof(m->card) ? card->size : (uint32_t)sizeof(m->card);
-    memcpy(card, &m->card, size);
-    card->size = size;
-    return 0;
+    if (!m)
+        return vsri_error(VSR_EINVAL, "vsr_model_get_card: no model");
+    return VSRI_RESULT_OUT(card, &m->card, "vsr_model_card");
+}
+
+int vsr_model_get_info(const vsr_model *m, vsr_model_info *info)
+{
+    if (!m)
+        return vsri_error(VSR_EINVAL, "vsr_model_get_info: no model");
+    vsr_model_info t;
+    memset(&t, 0, sizeof(t));
+    t.size = sizeof(t);
+    vsri_strlcpy(t.device, m->device, sizeof(t.device));
+    t.precision = m->precision;
+    t.bytes_per_pixel = m->bytes_per_pixel;
+    t.ns_per_pixel = m->ns_per_pixel;
+    return VSRI_RESULT_OUT(info, &t, "vsr_model_info");
 }
 
 int vsri_model_forward(vsr_model *m, const float *input, const int64_t *shape, int ndim,
                        vsrt_result **res, vsrt_timing *timing)
 {
     char err[768];
+    vsri_process_prepare_thread();
     int rc = vsrt_forward(m->shim, input, shape, ndim, m->card.range_min, m->card.range_max, res, timing,
                           err, sizeof(err));
     if (rc == VSRT_OK)
@@ -186,74 +199,77 @@ static int run_check(vsr_model *m, int side, int64_t *elapsed_ns, int64_t *mem_b
     return 0;
 }
 
-static int validate(const vsr_session_settings *s)
+void vsr_model_settings_default(vsr_model_settings *s)
 {
+    if (!s)
+        return;
+    memset(s, 0, sizeof(*s));
+    s->size = sizeof(*s);
+    s->path = NULL;
+    s->device = "cpu";
+    s->precision = VSR_PRECISION_AUTO;
+    s->cuda_graph = 0;
+}
+
+static int validate(const vsr_model_settings *s)
+{
+    if (!s->path || !*s->path)
+        return vsri_error(VSR_EINVAL, "vsr_model_open: no model path given");
     if (s->precision < VSR_PRECISION_AUTO || s->precision > VSR_PRECISION_FP16)
         return vsri_error(VSR_EINVAL, "precision %d is not one of auto, fp32, bf16, fp16", (int)s->precision);
-    if (s->threads < 0 || s->threads > 1024)
-        return vsri_error(VSR_EINVAL, "threads %d must be 0 (auto) to 1024", s->threads);
+    if (s->cuda_graph != 0 && s->cuda_graph != 1)
+        return vsri_error(VSR_EINVAL, "cuda_graph %d must be 0 or 1", s->cuda_graph);
     return 0;
 }
 
-static int default_threads(void)
-{
-    vsri_sysinfo si;
-    if (vsri_sysinfo_get(&si) < 0 || si.logical_cores <= 0)
-        return 1;
-    return si.logical_cores;
-}
-
 /* Load one instance at a fixed precision and check it. */
-static int load_at(const vsr_session_settings *s, vsr_precision p, int threads, vsr_model **out)
+static int load_at(const vsr_model_settings *s, vsr_precision p, vsr_model **out)
 {
     *out = NULL;
     vsr_model *m = calloc(1, sizeof(*m));
     if (!m)
         return VSR_ENOMEM;
     atomic_init(&m->refs, 1);
-    m->path = strdup(s->model_path);
+    m->path = strdup(s->path);
     if (!m->path) {
         free(m);
         return VSR_ENOMEM;
     }
     vsrt_load_options o = {
-        .path = s->model_path,
+        .path = s->path,
         .device = s->device ? s->device : "cpu",
         .precision = (int)p,
-        .threads = threads,
         .optimize = 1,
         .channels_last = p == VSR_PRECISION_BF16, /* oneDNN's bf16 kernels want NHWC */
-        .cudnn_benchmark = 1,
         .cuda_graph = s->cuda_graph,
     };
     char *card = NULL;
     char notice[256], err[768];
     int rc = vsrt_load(&o, &m->shim, &card, notice, sizeof(notice), err, sizeof(err));
     if (rc != VSRT_OK) {
-        vsr_model_unload(&m);
+        vsr_model_unref(&m);
         int code = rc == VSRT_E_DEVICE ? VSR_ERROR_DEVICE : rc == VSRT_E_INVAL ? VSR_EINVAL : VSR_ERROR_MODEL;
         return vsri_error(code, "%s", err);
     }
     if (notice[0])
-        vsri_log(VSR_LOG_WARNING, "model '%s': %s", s->model_path, notice);
+        vsri_log(VSR_LOG_WARNING, "model '%s': %s", s->path, notice);
     if (!card) {
-        vsr_model_unload(&m);
+        vsr_model_unref(&m);
         return vsri_error(VSR_ERROR_MODEL,
                           "model '%s' has no model card (libvsr.json inside the TorchScript file); "
                           "convert it with tools/modelcard.py",
-                          s->model_path);
+                          s->path);
     }
     m->card.size = sizeof(m->card);
     rc = vsri_card_parse(card, strlen(card), &m->card, err, sizeof(err));
     free(card);
     if (rc < 0) {
-        vsr_model_unload(&m);
-        return vsri_error(VSR_ERROR_MODEL, "model '%s': %s", s->model_path, err);
+        vsr_model_unref(&m);
+        return vsri_error(VSR_ERROR_MODEL, "model '%s': %s", s->path, err);
     }
     m->precision = (vsr_precision)vsrt_precision(m->shim);
     vsri_strlcpy(m->device, vsrt_device_name(m->shim), sizeof(m->device));
     m->cuda = vsrt_is_cuda(m->shim);
-    m->threads = vsrt_get_num_threads();
     *out = m;
     return 0;
 }
@@ -341,72 +357,73 @@ static void remember(const char *path, int threads, vsr_precision p)
 /* bf16 must beat fp32 by this factor to be chosen: it costs precision. */
 #define BF16_MIN_SPEEDUP 1.15
 
-int vsr_model_load(vsr_model **out, const vsr_session_settings *settings)
+int vsr_model_open(vsr_model **out, const vsr_model_settings *settings)
 {
+    if (!out)
+        return vsri_error(VSR_EINVAL, "vsr_model_open: no output pointer");
     *out = NULL;
     if (!settings)
-        return vsri_error(VSR_EINVAL, "vsr_model_load: no settings");
-    vsr_session_settings s;
-    vsr_session_settings_default(&s);
-    int err = VSRI_COPY_SETTINGS(&s, settings);
+        return vsri_error(VSR_EINVAL, "vsr_model_open: no settings");
+    vsr_model_settings s;
+    vsr_model_settings_default(&s);
+    int err = VSRI_SETTINGS_IN(&s, settings, "vsr_model_settings");
     if (err < 0 || (err = validate(&s)) < 0)
         return err;
-    if (!s.model_path || !*s.model_path)
-        return vsri_error(VSR_EINVAL, "no model path given");
-    int threads = s.threads > 0 ? s.threads : default_threads();
+    /* the thread count in force is part of what the precision choice measured */
+    int threads = vsri_process_threads();
 
     vsr_precision want = s.precision;
     int cpu = !s.device || !strcmp(s.device, "cpu");
     vsr_model *m = NULL;
     if (want != VSR_PRECISION_AUTO) {
-        err = load_at(&s, want, threads, &m);
+        err = load_at(&s, want, &m);
         if (err >= 0)
             err = check_and_measure(m, 1, 64);
     } else if (!cpu) {
         /* CUDA (or "auto" device): fp16 on a GPU, fp32 if it ends up on the CPU */
-        err = load_at(&s, VSR_PRECISION_FP16, threads, &m);
+        err = load_at(&s, VSR_PRECISION_FP16, &m);
         if (err >= 0 && !m->cuda) {
-            vsr_model_unload(&m);
-            err = load_at(&s, VSR_PRECISION_FP32, threads, &m);
+            vsr_model_unref(&m);
+            err = load_at(&s, VSR_PRECISION_FP32, &m);
         }
         if (err >= 0)
             err = check_and_measure(m, 1, 64);
-    } else if (remembered(s.model_path, threads, &want)) {
-        err = load_at(&s, want, threads, &m);
+    } else if (remembered(s.path, threads, &want)) {
+        err = load_at(&s, want, &m);
         if (err >= 0)
             err = check_and_measure(m, 1, 64);
     } else {
         vsri_sysinfo si;
         int bf16_hw = vsri_sysinfo_get(&si) >= 0 && (si.has_avx512_bf16 || si.has_amx_bf16);
-        err = load_at(&s, VSR_PRECISION_FP32, threads, &m);
+        err = load_at(&s, VSR_PRECISION_FP32, &m);
         if (err >= 0)
             err = check_and_measure(m, 2, 160);
         if (err >= 0 && bf16_hw) {
             vsr_model *b = NULL;
-            int berr = load_at(&s, VSR_PRECISION_BF16, threads, &b);
+            int berr = load_at(&s, VSR_PRECISION_BF16, &b);
             if (berr >= 0)
                 berr = check_and_measure(b, 2, 160);
             if (berr >= 0 && b->ns_per_pixel * BF16_MIN_SPEEDUP < m->ns_per_pixel) {
                 vsri_log(VSR_LOG_INFO, "model '%s': bf16 %.1f ns/px vs fp32 %.1f ns/px: using bf16",
-                         s.model_path, b->ns_per_pixel, m->ns_per_pixel);
-                vsr_model_unload(&m);
+                         s.path, b->ns_per_pixel, m->ns_per_pixel);
+                vsr_model_unref(&m);
                 m = b;
             } else {
                 if (berr >= 0)
                     vsri_log(VSR_LOG_INFO, "model '%s': bf16 %.1f ns/px vs fp32 %.1f ns/px: using fp32",
-                             s.model_path, b->ns_per_pixel, m->ns_per_pixel);
-                vsr_model_unload(&b);
+                             s.path, b->ns_per_pixel, m->ns_per_pixel);
+                vsr_model_unref(&b);
             }
         }
         if (err >= 0)
-            remember(s.model_path, threads, m->precision);
+            remember(s.path, threads, m->precision);
     }
     if (err < 0) {
-        vsr_model_unload(&m);
+        vsr_model_unref(&m);
         return err;
     }
     vsri_log(VSR_LOG_INFO, "model '%s' (%s, x%d) on %s in %s, %d threads, ~%.0f bytes and %.1f ns per pixel",
-             s.model_path, m->card.name, m->card.scale, m->device, vsr_precision_name(m->precision), m->threads,
+             s.path, m->card.name, m->card.scale, m->device, vsr_precision_name(m->precision), threads,
              m->bytes_per_pixel, m->ns_per_pixel);
     *out = m;
     return 0;

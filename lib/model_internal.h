@@ -17,7 +17,6 @@ struct vsr_model {
     char *path;
     vsr_precision precision;  /* resolved, never AUTO */
     char device[32];
-    int threads;
     int cuda;
     /* from the warm-up pass: activation memory per input pixel of one frame
      * (bytes) and time per input pixel (ns); used to size tiles and chunks */
@@ -29,8 +28,6 @@ struct vsr_model {
  * with a message naming the model and the input shape. */
 int vsri_model_forward(vsr_model *m, const float *input, const int64_t *shape, int ndim,
                        vsrt_result **res, vsrt_timing *timing);
-
-vsr_model *vsri_model_ref(vsr_model *m);
 
 /* Frames the model consumes per step for a warm-up or check (1, T, or 3 for "any"). */
 int vsri_model_step_frames(const vsr_model_card *c);

@@ -243,6 +243,13 @@ static int parse_fields(card_ctx *c, vsr_model_card *card)
         return r;
     if ((r = get_text(c, "license", 0, sizeof(card->license), 0, card->license)) < 0)
         return r;
+    const vsri_json *pool = vsri_json_get(root, "global_pool");
+    if (pool && vsri_json_type_of(pool) != VSRI_JSON_BOOL) {
+        char got[80];
+        describe(pool, got, sizeof(got));
+        return card_fail(c, "'global_pool' must be true or false, got %s", got);
+    }
+    card->global_pool = vsri_json_bool(pool, 0);
     /* "source" and "converter" are for people; unknown keys are ignored so
      * that newer minor additions do not break older readers. */
 
@@ -265,11 +272,10 @@ int vsri_card_parse(const char *json, size_t len, vsr_model_card *card, char *er
 {
     if (err && errlen)
         err[0] = 0;
-    if (!card || card->size < sizeof(uint32_t)) {
-        const char *m = "model card: vsr_model_card.size is not set (use sizeof(vsr_model_card))";
+    if (vsri_result_check(card, "vsr_model_card") < 0) {
         if (err && errlen)
-            vsri_strlcpy(err, m, errlen);
-        return vsri_error_quiet(VSR_EINVAL, "%s", m);
+            vsri_strlcpy(err, vsr_last_error(), errlen);
+        return VSR_EINVAL;
     }
 
     card_ctx c;
@@ -284,28 +290,11 @@ int vsri_card_parse(const char *json, size_t len, vsr_model_card *card, char *er
     } else {
         vsr_model_card full;
         memset(&full, 0, sizeof(full));
+        full.size = sizeof(full);
         c.root = root;
         r = parse_fields(&c, &full);
-        if (r == 0) {
-            /* Copy only what the caller's (possibly older) struct holds. */
-#define COPY_FIELD(f)                                                 \
-    do {                                                              \
-        if (VSRI_HAS_FIELD(card, vsr_model_card, f))                  \
-            memcpy(&card->f, &full.f, sizeof(full.f));                \
-    } while (0)
-            COPY_FIELD(name);
-            COPY_FIELD(scale);
-            COPY_FIELD(frames_in);
-            COPY_FIELD(center_only);
-            COPY_FIELD(layout);
-            COPY_FIELD(range_min);
-            COPY_FIELD(range_max);
-            COPY_FIELD(rf_spatial);
-            COPY_FIELD(rf_temporal);
-            COPY_FIELD(size_multiple);
-            COPY_FIELD(license);
-#undef COPY_FIELD
-        }
+        if (r == 0) /* only what the caller's (possibly older) struct holds */
+            r = VSRI_RESULT_OUT(card, &full, "vsr_model_card");
     }
     vsri_json_free(root);
     if (r < 0) {

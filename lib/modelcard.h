@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "libvsr/session.h"
+#include "libvsr/model.h"
 
 /* Highest card format version this libvsr reads. */
 #define VSRI_CARD_VERSION 1

@@ -9,7 +9,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "frame_internal.h"
 #include "model_internal.h"
@@ -22,6 +21,8 @@
 
 void vsr_run_settings_default(vsr_run_settings *s)
 {
+    if (!s)
+        return;
     memset(s, 0, sizeof(*s));
     s->size = sizeof(*s);
     s->input = NULL;
@@ -30,7 +31,6 @@ void vsr_run_settings_default(vsr_run_settings *s)
     s->queue_depth = 4;
     s->resume = 0;
     s->reference_path = NULL;
-    s->test_encode_delay_us = 0;
 }
 
 /* Time and frames of one stage, reported to the tracker every `every`
@@ -233,8 +233,6 @@ static int measure_quality(run_ctx *c, const vsr_frame *out)
 
 static int stage_encode(run_ctx *c, vsr_frame *f)
 {
-    if (c->rs.test_encode_delay_us > 0)
-        usleep((useconds_t)c->rs.test_encode_delay_us);
     int64_t t0 = vsri_now_ns();
     int err = c->ref && c->tr ? measure_quality(c, f) : 0;
     if (err >= 0)
@@ -460,18 +458,18 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
 {
     if (!ses || !input_path || !output_path)
         return vsri_error(VSR_EINVAL, "vsr_upscale_file: session, input and output are required");
-    if (res && res->size < sizeof(uint32_t))
-        return vsri_error(VSR_EINVAL, "vsr_upscale_file: result.size not set");
+    if (res && vsri_result_check(res, "vsr_run_result") < 0)
+        return VSR_EINVAL;
     run_ctx *c = calloc(1, sizeof(*c));
     if (!c)
         return VSR_ENOMEM;
     vsr_run_settings_default(&c->rs);
-    int err = settings ? VSRI_COPY_SETTINGS(&c->rs, settings) : 0;
+    int err = settings ? VSRI_SETTINGS_IN(&c->rs, settings, "vsr_run_settings") : 0;
     if (err < 0) {
         free(c);
         return err;
     }
-    if (c->rs.queue_depth < 1 || c->rs.queue_depth > 1024 || c->rs.test_encode_delay_us < 0) {
+    if (c->rs.queue_depth < 1 || c->rs.queue_depth > 1024) {
         free(c);
         return vsri_error(VSR_EINVAL, "queue depth must be 1..1024");
     }
@@ -590,6 +588,7 @@ done:
     if (res) {
         vsr_run_result r;
         memset(&r, 0, sizeof(r));
+        r.size = sizeof(r);
         r.frames_decoded = c->decoded;
         r.frames_written = c->written + c->skipped;
         r.frames_resumed = c->skipped;
@@ -600,9 +599,7 @@ done:
         r.seconds = (vsri_now_ns() - c->start_ns) / 1e9;
         r.fps = r.seconds > 0 ? c->written / r.seconds : 0;
         r.max_frames_in_flight = atomic_load(&c->max_in_flight);
-        uint32_t size = res->size < sizeof(r) ? res->size : (uint32_t)sizeof(r);
-        r.size = size;
-        memcpy(res, &r, size);
+        VSRI_RESULT_OUT(res, &r, "vsr_run_result");
     }
     vsri_resume_close(&c->resume);
     vsr_output_close(&c->out); /* removes the file unless it was finished */

@@ -117,8 +117,8 @@ static cuda_choice pick_cuda(reasons *rs)
 
 int vsr_recommend_settings(const char *model_path, vsr_recommendation *out)
 {
-    if (!out || out->size < sizeof(uint32_t))
-        return vsri_error(VSR_EINVAL, "vsr_recommend_settings: no output, or out->size not set");
+    if (vsri_result_check(out, "vsr_recommendation") < 0)
+        return VSR_EINVAL;
     if (model_path && !*model_path)
         return vsri_error(VSR_EINVAL, "vsr_recommend_settings: empty model path (pass NULL for generic advice)");
 
@@ -151,13 +151,12 @@ int vsr_recommend_settings(const char *model_path, vsr_recommendation *out)
     /* ---- the model: card and measured memory per pixel ---- */
     vsr_model *m = NULL;
     if (model_path) {
-        vsr_session_settings s;
-        vsr_session_settings_default(&s);
-        s.model_path = model_path;
+        vsr_model_settings s;
+        vsr_model_settings_default(&s);
+        s.path = model_path;
         s.device = r.device;
         s.precision = cuda ? VSR_PRECISION_FP16 : VSR_PRECISION_FP32;
-        s.threads = cores;
-        int err = vsr_model_load(&m, &s);
+        int err = vsr_model_open(&m, &s);
         if (err < 0) {
             char msg[1024];
             vsri_strlcpy(msg, vsr_last_error(), sizeof(msg));
@@ -315,10 +314,6 @@ int vsr_recommend_settings(const char *model_path, vsr_recommendation *out)
     else
         why(&rs, "tile_pad auto: the model's spatial receptive radius (no model given)");
 
-    vsr_model_unload(&m);
-
-    uint32_t size = out->size < sizeof(r) ? out->size : (uint32_t)sizeof(r);
-    r.size = size;
-    memcpy(out, &r, size);
-    return 0;
+    vsr_model_unref(&m);
+    return VSRI_RESULT_OUT(out, &r, "vsr_recommendation");
 }

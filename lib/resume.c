@@ -74,10 +74,10 @@ static int input_identity(const char *path, vsri_strbuf *sb)
 {
     struct stat st;
     if (!path || stat(path, &st) != 0)
-        return vsri_error(VSR_ERROR_RESUME, "resume needs the input as a file");
+        return vsri_error(VSR_ERROR_MISMATCH, "resume needs the input as a file");
     FILE *f = fopen(path, "rb");
     if (!f)
-        return vsri_error(VSR_ERROR_RESUME, "cannot read '%s' to identify it", path);
+        return vsri_error(VSR_ERROR_MISMATCH, "cannot read '%s' to identify it", path);
     uint64_t h = 1469598103934665603ull;
     unsigned char buf[65536];
     const long mib = 1 << 20;
@@ -156,19 +156,19 @@ static int load_journal(vsri_resume *r)
     if (err == VSR_ERR(ENOENT))
         return 0; /* a new run */
     if (err < 0)
-        return vsri_error(VSR_ERROR_RESUME, "cannot read the resume journal '%s': %s", r->journal,
+        return vsri_error(VSR_ERROR_MISMATCH, "cannot read the resume journal '%s': %s", r->journal,
                           vsr_last_error());
     vsri_json *j = NULL;
     char jerr[256];
     err = vsri_json_parse(text, len, &j, jerr, sizeof(jerr));
     free(text);
     if (err < 0)
-        return vsri_error(VSR_ERROR_RESUME, "resume journal '%s' is damaged: %s", r->journal, jerr);
+        return vsri_error(VSR_ERROR_MISMATCH, "resume journal '%s' is damaged: %s", r->journal, jerr);
     const char *identity = vsri_json_string(vsri_json_get(j, "identity"), NULL);
     const vsri_json *segs = vsri_json_get(j, "segments");
     if (!identity || vsri_json_type_of(segs) != VSRI_JSON_ARRAY) {
         vsri_json_free(j);
-        return vsri_error(VSR_ERROR_RESUME, "resume journal '%s' is not a libvsr journal", r->journal);
+        return vsri_error(VSR_ERROR_MISMATCH, "resume journal '%s' is not a libvsr journal", r->journal);
     }
     if (strcmp(identity, r->identity) != 0) {
         /* say what differs: the identity is key=value;... */
@@ -185,7 +185,7 @@ static int load_journal(vsri_resume *r)
             }
         }
         vsri_json_free(j);
-        return vsri_error(VSR_ERROR_RESUME,
+        return vsri_error(VSR_ERROR_MISMATCH,
                           "cannot resume into '%s': %s changed since the interrupted run (remove '%s' to "
                           "start over)",
                           r->output_path, what, r->dir);
@@ -202,7 +202,7 @@ static int load_journal(vsri_resume *r)
         free(path);
         if (!ok) {
             vsri_json_free(j);
-            return vsri_error(VSR_ERROR_RESUME, "resume journal '%s': segment %d is missing or inconsistent",
+            return vsri_error(VSR_ERROR_MISMATCH, "resume journal '%s': segment %d is missing or inconsistent",
                               r->journal, i);
         }
         err = add_segment(r, file, first, frames);
@@ -225,7 +225,7 @@ int vsri_resume_open(vsri_resume **out, const char *output_path, vsr_input *in, 
     if (!r)
         return VSR_ENOMEM;
     vsr_output_settings_default(&r->os);
-    int err = os ? VSRI_COPY_SETTINGS(&r->os, os) : 0;
+    int err = os ? VSRI_SETTINGS_IN(&r->os, os, "vsr_output_settings") : 0;
     r->in = in;
     vsri_strbuf id;
     vsri_sb_init(&id);
@@ -271,7 +271,7 @@ int vsri_resume_skip(vsri_resume *r, vsr_input *in, vsr_session *ses)
         int err = vsr_input_read_frame(in, &f);
         vsr_frame_unref(&f);
         if (err == VSR_EOF)
-            return vsri_error(VSR_ERROR_RESUME, "the input has only %lld frames but %lld were done",
+            return vsri_error(VSR_ERROR_MISMATCH, "the input has only %lld frames but %lld were done",
                               (long long)i, (long long)r->frames_done);
         if (err < 0)
             return err;
@@ -341,7 +341,7 @@ static int assemble(vsri_resume *r, const char *input_path)
         if (ret >= 0)
             ret = avformat_find_stream_info(ic, NULL);
         if (ret < 0 || ic->nb_streams < 1) {
-            err = vsri_error(VSR_ERROR_RESUME, "cannot read segment '%s': %s", path ? path : "?", vsr_strerror(ret));
+            err = vsri_error(VSR_ERROR_MISMATCH, "cannot read segment '%s': %s", path ? path : "?", vsr_strerror(ret));
         } else {
             const AVStream *st = ic->streams[0];
             while (err >= 0 && (ret = av_read_frame(ic, pkt)) >= 0) {
@@ -353,7 +353,7 @@ static int assemble(vsri_resume *r, const char *input_path)
                 av_packet_unref(pkt);
             }
             if (err >= 0 && ret != AVERROR_EOF)
-                err = vsri_error(VSR_ERROR_RESUME, "segment '%s' is damaged: %s", path, vsr_strerror(ret));
+                err = vsri_error(VSR_ERROR_MISMATCH, "segment '%s' is damaged: %s", path, vsr_strerror(ret));
         }
         avformat_close_input(&ic);
         free(path);

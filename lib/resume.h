@@ -14,7 +14,7 @@ typedef struct vsri_resume vsri_resume;
 
 /* Open or create the journal for output_path. *frames_done gets the number
  * of frames already in complete segments (0 for a new run). Refuses with
- * VSR_ERROR_RESUME when the journal belongs to another input, model or
+ * VSR_ERROR_MISMATCH when the journal belongs to another input, model or
  * settings. */
 int vsri_resume_open(vsri_resume **out, const char *output_path, vsr_input *in,
                      const vsr_output_settings *os, const char *fingerprint, int64_t *frames_done);

@@ -18,6 +18,7 @@
 #include "convert.h"
 #include "frame_internal.h"
 #include "model_internal.h"
+#include "process.h"
 #include "session_internal.h"
 #include "sysinfo.h"
 #include "tiler.h"
@@ -73,13 +74,11 @@ struct vsr_session {
 
 void vsr_session_settings_default(vsr_session_settings *s)
 {
+    if (!s)
+        return;
     memset(s, 0, sizeof(*s));
     s->size = sizeof(*s);
-    s->model_path = NULL;
     s->model = NULL;
-    s->device = "cpu";
-    s->precision = VSR_PRECISION_AUTO;
-    s->threads = 0;
     s->batch = VSR_AUTO;
     s->chunk = VSR_AUTO;
     s->overlap = VSR_AUTO;
@@ -91,7 +90,7 @@ void vsr_session_settings_default(vsr_session_settings *s)
     s->tracker = NULL;
     s->log_callback = NULL;
     s->log_user = NULL;
-    s->cuda_graph = 0;
+    s->output_format = VSR_PIXFMT_RGBF32;
 }
 
 static int validate(const vsr_session_settings *s)
@@ -110,6 +109,8 @@ static int validate(const vsr_session_settings *s)
         return vsri_error(VSR_EINVAL, "tile pad %d must be 0..1024 or auto", s->tile_pad);
     if (s->mem_limit < 0)
         return vsri_error(VSR_EINVAL, "memory limit must not be negative");
+    if (s->output_format != VSR_PIXFMT_RGBF32 && vsri_pixfmt_to_av(s->output_format) == AV_PIX_FMT_NONE)
+        return vsri_error(VSR_EINVAL, "output_format %d is not a pixel format libvsr names", (int)s->output_format);
     return 0;
 }
 
@@ -157,6 +158,8 @@ static void configured_sizes(vsr_session *ses)
 
 int vsr_session_open(vsr_session **out, const vsr_session_settings *settings)
 {
+    if (!out)
+        return vsri_error(VSR_EINVAL, "vsr_session_open: no output pointer");
     *out = NULL;
     if (!settings)
         return vsri_error(VSR_EINVAL, "vsr_session_open: no settings");
@@ -164,7 +167,9 @@ int vsr_session_open(vsr_session **out, const vsr_session_settings *settings)
     if (!ses)
         return VSR_ENOMEM;
     vsr_session_settings_default(&ses->s);
-    int err = VSRI_COPY_SETTINGS(&ses->s, settings);
+    int err = VSRI_SETTINGS_IN(&ses->s, settings, "vsr_session_settings");
+    if (err >= 0 && !ses->s.model)
+        err = vsri_error(VSR_EINVAL, "vsr_session_open: no model (open one with vsr_model_open())");
     if (err >= 0)
         err = validate(&ses->s);
     if (err < 0) {
@@ -173,18 +178,8 @@ int vsr_session_open(vsr_session **out, const vsr_session_settings *settings)
     }
     ses->log_cb = ses->s.log_callback;
     ses->log_user = ses->s.log_user;
-    if (ses->s.model) {
-        ses->model = vsri_model_ref(ses->s.model);
-    } else {
-        err = vsr_model_load(&ses->model, &ses->s);
-        if (err < 0) {
-            free(ses);
-            return err;
-        }
-    }
+    ses->model = vsr_model_ref(ses->s.model);
     ses->s.model = NULL;
-    ses->s.model_path = NULL; /* not owned; the model keeps its own copy */
-    ses->s.device = NULL;
     if (ses->s.tracker)
         ses->tracker = vsr_tracker_ref(ses->s.tracker);
     ses->s.tracker = NULL;
@@ -264,7 +259,7 @@ void vsr_session_close(vsr_session **pses)
         vsrt_host_free(ses->model->shim, ses->batch_buf);
     vsri_converter_free(&ses->cv);
     vsr_tracker_unref(&ses->tracker);
-    vsr_model_unload(&ses->model);
+    vsr_model_unref(&ses->model);
     free(ses);
 }
 
@@ -321,14 +316,14 @@ int vsr_session_get_card(const vsr_session *ses, vsr_model_card *card)
 
 int vsr_session_get_info(const vsr_session *ses, vsr_session_info *info)
 {
-    if (!ses || !info || info->size < sizeof(uint32_t))
-        return vsri_error(VSR_EINVAL, "vsr_session_get_info: no session or info, or info.size not set");
+    if (!ses)
+        return vsri_error(VSR_EINVAL, "vsr_session_get_info: no session");
     vsr_session_info t;
     memset(&t, 0, sizeof(t));
-    t.size = info->size < sizeof(t) ? info->size : (uint32_t)sizeof(t);
+    t.size = sizeof(t);
     vsri_strlcpy(t.device, ses->model->device, sizeof(t.device));
     t.precision = ses->model->precision;
-    t.threads = ses->model->threads;
+    t.threads = vsri_process_threads(); /* process-wide: read now, never a copy */
     t.batch = ses->batch;
     t.chunk = ses->chunk;
     t.overlap = ses->overlap;
@@ -336,8 +331,7 @@ int vsr_session_get_info(const vsr_session *ses, vsr_session_info *info)
     t.tile_pad = ses->tile_pad;
     t.scale = ses->model->card.scale;
     t.mem_limit = ses->mem_limit;
-    memcpy(info, &t, t.size);
-    return 0;
+    return VSRI_RESULT_OUT(info, &t, "vsr_session_info");
 }
 
 void vsri_session_fingerprint(const vsr_session *ses, vsri_strbuf *sb)

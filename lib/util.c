@@ -1,4 +1,4 @@
-/* Small shared helpers: clock, growable strings, whole-file I/O, settings copy. */
+/* Small shared helpers: clock, growable strings, whole-file I/O, the size-field rule. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,19 +27,15 @@ void vsri_strlcpy(char *dst, const char *src, size_t cap)
     dst[n] = 0;
 }
 
-int vsri_copy_settings(void *dst, const void *src, size_t full_size)
+int vsri_result_check(const void *out, const char *what)
 {
     uint32_t size;
-    memcpy(&size, src, sizeof(size));
-    /* A size smaller than the first field or larger than we know is a
-     * caller that did not call ..._default() (or a newer header). */
-    if (size < sizeof(uint32_t) || size > full_size)
-        return vsri_error(VSR_EINVAL,
-                          "settings struct has size %u, expected at most %zu: fill it with "
-                          "the matching ..._default() function",
-                          (unsigned)size, full_size);
-    memcpy(dst, src, size);
-    memcpy(dst, &(uint32_t){(uint32_t)full_size}, sizeof(uint32_t));
+    if (!out)
+        return vsri_error(VSR_EINVAL, "%s: no result struct given", what);
+    memcpy(&size, out, sizeof(size));
+    if (size < sizeof(uint32_t))
+        return vsri_error(VSR_EINVAL, "%s: result struct size %u: set .size = sizeof the struct", what,
+                          (unsigned)size);
     return 0;
 }
 
@@ -59,11 +55,11 @@ int vsri_settings_in(void *dst, const void *src, size_t full, const char *what)
 
 int vsri_result_out(void *dst, const void *src, size_t full, const char *what)
 {
+    int err = vsri_result_check(dst, what);
+    if (err < 0)
+        return err;
     uint32_t size;
     memcpy(&size, dst, sizeof(size));
-    if (size < sizeof(uint32_t))
-        return vsri_error(VSR_EINVAL, "%s: result struct size %u: set .size = sizeof the struct", what,
-                          (unsigned)size);
     size_t n = size < full ? size : full;
     memcpy((char *)dst + sizeof(uint32_t), (const char *)src + sizeof(uint32_t), n - sizeof(uint32_t));
     if (size > full)

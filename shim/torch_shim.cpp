@@ -11,9 +11,11 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <c10/core/Allocator.h>
 #include <c10/core/Event.h>
 #include <c10/core/StreamGuard.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
+#include <c10/util/ThreadLocalDebugInfo.h>
 
 #include <atomic>
 #include <cstdio>
@@ -21,6 +23,7 @@
 #include <cstring>
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <new>
 #include <string>
 #include <thread>
@@ -194,6 +197,38 @@ extern "C" int vsrt_get_num_threads(void)
     return at::get_num_threads();
 }
 
+extern "C" void vsrt_use_threads(int n)
+{
+    try {
+        if (n > 0 && at::get_num_threads() != n)
+            at::set_num_threads(n);
+    } catch (...) {
+        /* a refused change leaves the pool as it was: slower, still right */
+    }
+}
+
+extern "C" int vsrt_process_configure(int threads, int tf32, int cudnn_benchmark, char *err, size_t err_len)
+{
+    try {
+        if (threads > 0)
+            at::set_num_threads(threads);
+        at::globalContext().setAllowTF32CuBLAS(tf32 != 0);
+        at::globalContext().setAllowTF32CuDNN(tf32 != 0);
+        at::globalContext().setBenchmarkCuDNN(cudnn_benchmark != 0);
+    } catch (const std::exception &e) {
+        set_msg(err, err_len, one_line(e.what()));
+        return VSRT_E_INVAL;
+    }
+    return VSRT_OK;
+}
+
+extern "C" void vsrt_process_get(int *threads, int *tf32, int *cudnn_benchmark)
+{
+    *threads = at::get_num_threads();
+    *tf32 = at::globalContext().allowTF32CuBLAS() && at::globalContext().allowTF32CuDNN() ? 1 : 0;
+    *cudnn_benchmark = at::globalContext().benchmarkCuDNN() ? 1 : 0;
+}
+
 extern "C" int vsrt_load(const vsrt_load_options *o, vsrt_model **out, char **card,
                          char *notice, size_t notice_len, char *err, size_t err_len)
 {
@@ -252,14 +287,6 @@ extern "C" int vsrt_load(const vsrt_load_options *o, vsrt_model **out, char **ca
                  : precision == VSRT_FP16 ? torch::kHalf
                                           : torch::kFloat;
 
-        if (o->threads > 0)
-            at::set_num_threads(o->threads);
-        if (m->device.is_cuda()) {
-            at::globalContext().setBenchmarkCuDNN(o->cudnn_benchmark != 0);
-            /* Whatever stays fp32 may use TF32 tensor cores. */
-            at::globalContext().setAllowTF32CuDNN(true);
-            at::globalContext().setAllowTF32CuBLAS(true);
-        }
 
         torch::jit::ExtraFilesMap extra{{"libvsr.json", ""}};
         torch::jit::Module mod = torch::jit::load(path, torch::Device(torch::kCPU), extra);
@@ -514,6 +541,62 @@ extern "C" int vsrt_forward(vsrt_model *m, const float *input, const int64_t *sh
     if (timing)
         *timing = t;
     return VSRT_OK;
+}
+
+namespace {
+
+/* Bytes handed out by libtorch's allocator for one device type while
+ * installed as this thread's memory reporter, and their peak. */
+struct peak_meter : public c10::MemoryReportingInfoBase {
+    explicit peak_meter(c10::DeviceType t) : type(t) {}
+    void reportMemoryUsage(void *, int64_t alloc_size, int64_t, int64_t, c10::Device device) override
+    {
+        if (device.type() != type)
+            return;
+        seen = true;
+        current += alloc_size;
+        if (current > peak)
+            peak = current;
+    }
+    bool memoryProfilingEnabled() const override { return true; }
+    c10::DeviceType type;
+    int64_t current = 0, peak = 0;
+    bool seen = false;
+};
+
+} // namespace
+
+extern "C" int vsrt_forward_measure(vsrt_model *m, const float *input, const int64_t *shape, int ndim,
+                                    float lo, float hi, int64_t *out_shape, int *out_ndim, int64_t *peak_bytes,
+                                    char *err, size_t err_len)
+{
+    *peak_bytes = -1;
+    *out_ndim = 0;
+    std::shared_ptr<peak_meter> meter;
+    try {
+        meter = std::make_shared<peak_meter>(m->device.type());
+    } catch (const std::exception &) {
+        set_msg(err, err_len, "out of memory");
+        return VSRT_E_OOM;
+    }
+    int rc;
+    {
+        /* The hook is thread-local and scoped: libtorch calls it for the
+         * allocations of this thread until the guard goes. */
+        c10::DebugInfoGuard guard(c10::DebugInfoKind::PROFILER_STATE, meter);
+        vsrt_result *res = nullptr;
+        rc = vsrt_forward(m, input, shape, ndim, lo, hi, &res, nullptr, err, err_len);
+        if (rc == VSRT_OK) {
+            int n = (int)res->shape.size();
+            *out_ndim = n < 6 ? n : 6;
+            for (int i = 0; i < *out_ndim; i++)
+                out_shape[i] = res->shape[(size_t)i];
+            vsrt_result_free(res);
+        }
+    }
+    if (rc == VSRT_OK && meter->seen)
+        *peak_bytes = meter->peak;
+    return rc;
 }
 
 extern "C" const float *vsrt_result_data(const vsrt_result *r)

@@ -33,10 +33,8 @@ typedef struct vsrt_load_options {
     const char *path;
     const char *device;   /* "cpu", "cuda", "cuda:N", "auto" */
     int precision;        /* VSRT_FP32 / BF16 / FP16; AUTO is resolved by the caller */
-    int threads;          /* intra-op threads; 0 = leave libtorch's setting */
     int optimize;         /* freeze + optimise for inference at load */
     int channels_last;    /* 1 = feed NHWC-strided tensors (4-D inputs only) */
-    int cudnn_benchmark;  /* CUDA: let cuDNN pick the fastest algorithm for fixed shapes */
     int cuda_graph;       /* CUDA: capture fixed-shape passes as CUDA graphs and replay them */
 } vsrt_load_options;
 
@@ -69,6 +67,18 @@ typedef struct vsrt_timing {
 int vsrt_forward(vsrt_model *m, const float *input, const int64_t *shape, int ndim,
                  float lo, float hi, vsrt_result **res, vsrt_timing *timing,
                  char *err, size_t err_len);
+/*
+ * One forward pass as vsrt_forward(), measuring the peak of the memory
+ * libtorch's allocators hand out on this thread meanwhile (its CPU
+ * allocator for a CPU model, the CUDA caching allocator for a CUDA one),
+ * through libtorch's thread-local memory-reporting hook: nothing
+ * process-wide is read or reset. The result is released inside, so that
+ * the measurement sees it go; out_shape (6 entries) and *out_ndim get its
+ * shape. *peak_bytes is -1 when the allocator reported nothing.
+ */
+int vsrt_forward_measure(vsrt_model *m, const float *input, const int64_t *shape, int ndim,
+                         float lo, float hi, int64_t *out_shape, int *out_ndim, int64_t *peak_bytes,
+                         char *err, size_t err_len);
 const float *vsrt_result_data(const vsrt_result *r);
 int vsrt_result_ndim(const vsrt_result *r);
 const int64_t *vsrt_result_shape(const vsrt_result *r);
@@ -86,6 +96,17 @@ int vsrt_cuda_device_count(char *why, size_t why_len); /* via the CUDA runtime; 
 /* Device memory now (free/total) and the peak since load, -1 if unknown. */
 int vsrt_device_memory(const vsrt_model *m, int64_t *free_bytes, int64_t *total_bytes,
                        int64_t *peak_bytes);
+/*
+ * libtorch's process-wide switches: intra-op threads (threads > 0), TF32
+ * for fp32 work on CUDA (cuBLAS and cuDNN together), cuDNN's algorithm
+ * benchmark. The shim keeps none of them: they live in libtorch.
+ */
+int vsrt_process_configure(int threads, int tf32, int cudnn_benchmark, char *err, size_t err_len);
+void vsrt_process_get(int *threads, int *tf32, int *cudnn_benchmark);
+/* Threads of the calling thread's intra-op pool (OpenMP keeps the count
+ * per thread, so a thread that ran before a configure keeps the old one
+ * until told); n > 0. */
+void vsrt_use_threads(int n);
 int vsrt_get_num_threads(void);
 
 /* CUDA runtime helpers (cuda_host.c); they fail cleanly without a driver. */

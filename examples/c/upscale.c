@@ -20,12 +20,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "tracker: %s\n", vsr_last_error());
         return 1;
     }
+    /* the model, loaded once (several sessions could share it) */
+    vsr_model_settings ms;
+    vsr_model_settings_default(&ms);
+    ms.path = argv[1];
+    vsr_model *model = NULL;
+    if (vsr_model_open(&model, &ms) < 0) {
+        fprintf(stderr, "%s\n", vsr_last_error());
+        vsr_tracker_unref(&tracker);
+        return 1;
+    }
     vsr_session_settings s;
     vsr_session_settings_default(&s);
-    s.model_path = argv[1];
+    s.model = model;
     s.tracker = tracker;
     vsr_session *ses = NULL;
-    if (vsr_session_open(&ses, &s) < 0) {
+    int opened = vsr_session_open(&ses, &s);
+    vsr_model_unref(&model); /* the session holds its own reference */
+    if (opened < 0) {
         fprintf(stderr, "%s\n", vsr_last_error());
         vsr_tracker_unref(&tracker);
         return 1;

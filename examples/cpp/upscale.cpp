@@ -15,10 +15,14 @@ namespace {
 struct TrackerDeleter {
     void operator()(vsr_tracker *t) const { vsr_tracker_unref(&t); }
 };
+struct ModelDeleter {
+    void operator()(vsr_model *m) const { vsr_model_unref(&m); }
+};
 struct SessionDeleter {
     void operator()(vsr_session *s) const { vsr_session_close(&s); }
 };
 using Tracker = std::unique_ptr<vsr_tracker, TrackerDeleter>;
+using Model = std::unique_ptr<vsr_model, ModelDeleter>;
 using Session = std::unique_ptr<vsr_session, SessionDeleter>;
 
 void check(int err)
@@ -40,9 +44,16 @@ int main(int argc, char **argv)
         check(vsr_tracker_open(&raw_tracker, nullptr));
         Tracker tracker(raw_tracker);
 
+        vsr_model_settings ms;
+        vsr_model_settings_default(&ms);
+        ms.path = argv[1];
+        vsr_model *raw_model = nullptr;
+        check(vsr_model_open(&raw_model, &ms));
+        Model model(raw_model);
+
         vsr_session_settings s;
         vsr_session_settings_default(&s);
-        s.model_path = argv[1];
+        s.model = model.get(); // the session takes its own reference
         s.tracker = tracker.get();
         vsr_session *raw_session = nullptr;
         check(vsr_session_open(&raw_session, &s));

@@ -36,8 +36,9 @@ def main(argv=None):
 
     started = False
     try:
-        with libvsr.Session(model_path=args.model, device=args.device,
-                            precision=args.precision, tile=args.tile, tracker=tracker) as s:
+        # the model is loaded once; several sessions could share it
+        with libvsr.Model(args.model, device=args.device, precision=args.precision) as model, \
+                libvsr.Session(model, tile=args.tile, tracker=tracker) as s:
             info = s.info()
             card = s.card
             print(f"model {card.name} x{card.scale} on {info.device}, {info.precision.name.lower()}, "

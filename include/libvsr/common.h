@@ -49,9 +49,10 @@ enum {
     VSR_ERROR_OUTPUT = VSR_TAG('V', 'O', 'U', 'T'),       /**< output could not be written */
     VSR_ERROR_CANCELLED = VSR_TAG('V', 'C', 'N', 'L'),    /**< cancelled by a callback or vsr_session_cancel() */
     VSR_ERROR_LIMIT = VSR_TAG('V', 'L', 'I', 'M'),        /**< a size in the input exceeds a configured limit */
-    VSR_ERROR_RESUME = VSR_TAG('V', 'R', 'S', 'M'),       /**< a resume does not match the interrupted run */
+    VSR_ERROR_MISMATCH = VSR_TAG('V', 'M', 'I', 'S'),     /**< a plan, resume journal or segment belongs to another input, model or settings */
     VSR_ERROR_CONFIG = VSR_TAG('V', 'C', 'F', 'G'),       /**< a configuration file is invalid */
     VSR_ERROR_UNSUPPORTED = VSR_TAG('V', 'N', 'S', 'P'),  /**< valid but not supported by this build */
+    VSR_ERROR_INCOMPLETE = VSR_TAG('V', 'I', 'N', 'C'),   /**< a scale-out job has missing segments (stitch lists them) */
 };
 
 /** Short text for an error code (libvsr's, errno's or FFmpeg's). Never NULL. */

@@ -1,17 +1,15 @@
-/*
- * vsr_model and vsr_session: a loaded network, and the state of running it
- * over a sequence of frames.
+/**
+ * @file session.h
+ * @brief vsr_session: running a model over a sequence of frames, and over
+ * whole files.
  *
- * A vsr_model is a TorchScript file with its model card, loaded once on a
- * device at a precision. It is read-only after loading and may be shared
- * by several sessions, in several threads.
- *
- * A vsr_session runs a model over one sequence of frames at a time:
- * frames go in with vsr_session_send_frame(), upscaled frames come out
- * with vsr_session_receive_frame(), in order. Temporal chunks (with
+ * A vsr_session runs a vsr_model (model.h) over one sequence of frames at
+ * a time: frames go in with vsr_session_send_frame(), upscaled frames come
+ * out with vsr_session_receive_frame(), in order. Temporal chunks (with
  * overlap) and spatial tiles (with padding) are planned inside, so the
  * output is the same as if the model had seen whole frames and the whole
- * clip, wherever the model's receptive field allows.
+ * clip, wherever the model's receptive field allows. vsr_upscale_file()
+ * does the same for a whole file, with decoding and encoding.
  *
  * Thread-safety: one thread at a time per session, except
  * vsr_session_cancel(), which is safe from any thread and from a signal
@@ -22,6 +20,7 @@
 
 #include "common.h"
 #include "frame.h"
+#include "model.h"
 #include "stream.h"
 #include "tracker.h"
 
@@ -29,84 +28,71 @@
 extern "C" {
 #endif
 
-typedef struct vsr_model vsr_model;
+/** A model run over sequences of frames (opaque, one owner). */
 typedef struct vsr_session vsr_session;
 
-typedef enum vsr_precision {
-    VSR_PRECISION_AUTO = 0, /**< fp16 on CUDA; on CPU bf16 where the CPU runs it fast, else fp32 */
-    VSR_PRECISION_FP32 = 1,
-    VSR_PRECISION_BF16 = 2,
-    VSR_PRECISION_FP16 = 3, /**< CUDA only; on CPU it falls back to fp32 with one notice */
-} vsr_precision;
-
-VSR_API const char *vsr_precision_name(vsr_precision p);
-
-typedef enum vsr_layout {
-    VSR_LAYOUT_NCHW = 0,  /**< per-frame model: [batch, channels, height, width] */
-    VSR_LAYOUT_NTCHW = 1, /**< sequence model: [batch, time, channels, height, width] */
-} vsr_layout;
-
-/** The model card: what libvsr knows of a model, from its libvsr.json. */
-typedef struct vsr_model_card {
-    uint32_t size;          /**< set by the caller to sizeof(vsr_model_card) */
-    char name[64];
-    int scale;              /**< output size = scale * input size */
-    int frames_in;          /**< frames per step: 1 = per-frame, T > 1 = fixed window, 0 = any sequence length */
-    int center_only;        /**< 1 = returns only the centre frame of its window; 0 = all frames */
-    vsr_layout layout;
-    float range_min, range_max; /**< value range of input and output, e.g. 0 and 1 */
-    int rf_spatial;         /**< spatial receptive radius in input pixels (safe tile pad) */
-    int rf_temporal;        /**< temporal receptive radius in frames (half the safe overlap) */
-    int size_multiple;      /**< input width and height must be multiples of this (edges are padded) */
-    char license[32];
-} vsr_model_card;
-
+/** How a session runs its model. A settings struct: fill it with
+ *  vsr_session_settings_default() first. */
 typedef struct vsr_session_settings {
     uint32_t size;           /**< set by vsr_session_settings_default() */
-    const char *model_path;  /**< TorchScript file with an embedded libvsr.json */
-    vsr_model *model;        /**< or an already loaded, shared model (then model_path, device,
-                                  precision, threads and cuda_graph are taken from it) */
-    const char *device;      /**< "cpu" (default), "cuda", "cuda:N", or "auto" */
-    vsr_precision precision; /**< default VSR_PRECISION_AUTO */
-    int threads;             /**< intra-op threads for inference; 0 = auto (default) */
-    int batch;               /**< frames (or tiles) per forward pass; VSR_AUTO (default) = measured choice */
-    int chunk;               /**< temporal chunk length for sequence models; VSR_AUTO (default) */
-    int overlap;             /**< frames shared by neighbouring chunks; VSR_AUTO = 2*rf_temporal */
+    vsr_model *model;        /**< the model to run (required); the session takes its own reference */
+    int batch;               /**< frames (or tiles) per forward pass; VSR_AUTO (default) = 1 on CPU, 4 on CUDA */
+    int chunk;               /**< temporal chunk length for sequence models; VSR_AUTO (default) = from memory */
+    int overlap;             /**< frames shared by neighbouring chunks; VSR_AUTO (default) = 2*rf_temporal */
     int tile;                /**< tile size in input pixels; 0 = whole frames (default), VSR_AUTO = from memory */
     int tile_pad;            /**< context around each tile; VSR_AUTO (default) = rf_spatial */
     int tile_blend;          /**< feather tile overlaps instead of cutting; default 0 */
     int chunk_blend;         /**< cross-fade chunk overlaps instead of cutting; default 0 */
-    int64_t mem_limit;       /**< bytes the session may use for inference; 0 = auto */
+    int64_t mem_limit;       /**< bytes the session may use for inference; 0 = auto (default) */
     vsr_tracker *tracker;    /**< optional; the session keeps a reference */
     vsr_log_callback log_callback; /**< optional per-session log sink (NULL = the global one) */
-    void *log_user;
-    int cuda_graph;          /**< CUDA: capture fixed-shape forward passes as CUDA graphs and replay
-                                  them (needs libvsr built against a CUDA libtorch); default 0 */
+    void *log_user;          /**< passed to log_callback */
+    vsr_pixfmt output_format;/**< format of the frames vsr_session_receive_frame() returns:
+                                  VSR_PIXFMT_RGBF32 (default) or any other named format, converted
+                                  inside (one copy) with the input frame's colour description */
 } vsr_session_settings;
 
+/** Fill s with the defaults (and s->size). s->model must still be set. */
 VSR_API void vsr_session_settings_default(vsr_session_settings *s);
 
-/** Load a model (path, device, precision and threads from s). */
-VSR_API int vsr_model_load(vsr_model **out, const vsr_session_settings *s);
-VSR_API int vsr_model_get_card(const vsr_model *m, vsr_model_card *card);
-/** Drop the caller's reference; sessions keep their own. Accepts NULL and &NULL. */
-VSR_API void vsr_model_unload(vsr_model **m);
-
+/**
+ * Open a session on a model.
+ * @return 0 and *out set (the caller owns it; vsr_session_close());
+ *         VSR_EINVAL (no settings or model, a setting out of range, a size
+ *         field that does not match); VSR_ENOMEM. On error *out is NULL.
+ */
 VSR_API int vsr_session_open(vsr_session **out, const vsr_session_settings *s);
+
+/** Close and set *s to NULL (the session's model and tracker references
+ *  are dropped). Accepts NULL and &NULL. */
 VSR_API void vsr_session_close(vsr_session **s);
 
-/** What the session actually uses, after "auto" choices and fallbacks. */
+/** What the session actually uses, after "auto" choices and fallbacks.
+ *  A result struct: set size before the call. */
 typedef struct vsr_session_info {
     uint32_t size;           /**< set by the caller to sizeof(vsr_session_info) */
     char device[32];         /**< "cpu", "cuda:0" */
     vsr_precision precision; /**< never AUTO */
-    int threads;
-    int batch, chunk, overlap, tile, tile_pad;
-    int scale;
-    int64_t mem_limit;
+    int threads;             /**< CPU inference threads in force now (vsr_process_configure()) */
+    int batch;               /**< frames (or tiles) per forward pass */
+    int chunk;               /**< chunk length (1 for per-frame models; VSR_AUTO until the first frame) */
+    int overlap;             /**< frames shared by neighbouring chunks */
+    int tile;                /**< tile size (0 = whole frames; VSR_AUTO until the first frame) */
+    int tile_pad;            /**< context around each tile */
+    int scale;               /**< output size = scale * input size */
+    int64_t mem_limit;       /**< bytes the session may use for inference */
 } vsr_session_info;
 
+/**
+ * What the session uses now (threads is read at the time of the call).
+ * @return 0; VSR_EINVAL when s or info is NULL or info->size is below 4.
+ */
 VSR_API int vsr_session_get_info(const vsr_session *s, vsr_session_info *info);
+
+/**
+ * The card of the session's model (as vsr_model_get_card()).
+ * @return 0; VSR_EINVAL when s or card is NULL or card->size is below 4.
+ */
 VSR_API int vsr_session_get_card(const vsr_session *s, vsr_model_card *card);
 
 /**
@@ -114,26 +100,43 @@ VSR_API int vsr_session_get_card(const vsr_session *s, vsr_model_card *card);
  * frame's matrix and range). The session takes its own reference; the
  * caller keeps theirs. NULL starts draining: the last partial chunk runs
  * and receive then returns the remaining frames followed by VSR_EOF.
- * Returns VSR_EAGAIN when upscaled frames must be received first.
+ * @return 0; VSR_EAGAIN when upscaled frames must be received first;
+ *         VSR_ERROR_CANCELLED after vsr_session_cancel() (until
+ *         vsr_session_reset()); VSR_EINVAL (a frame after the drain, a
+ *         frame size that changed within the sequence, a session that
+ *         failed earlier); VSR_ERROR_MODEL_RUN, VSR_ERROR_DEVICE_OOM or
+ *         VSR_ENOMEM from a forward pass the frame completed (the session
+ *         must then be reset).
  */
 VSR_API int vsr_session_send_frame(vsr_session *s, vsr_frame *f);
 
 /**
- * Receive the next upscaled frame (VSR_PIXFMT_RGBF32, scale times larger,
- * with the input frame's pts, duration, time base and colour description).
- * Returns 0 and a frame the caller owns, VSR_EAGAIN when more input is
- * needed, or VSR_EOF after a drain.
+ * Receive the next upscaled frame: scale times larger, in the session's
+ * output_format, with the input frame's pts, duration, time base, colour
+ * description and user data. The caller owns the returned reference.
+ * @return 0 and *out set; VSR_EAGAIN when more input is needed; VSR_EOF
+ *         after a drain delivered every frame; VSR_ERROR_CANCELLED after
+ *         vsr_session_cancel() (until vsr_session_reset()); an error from a
+ *         forward pass run during the drain (as vsr_session_send_frame()).
+ *         *out is NULL unless 0 is returned.
  */
 VSR_API int vsr_session_receive_frame(vsr_session *s, vsr_frame **out);
 
-/** Forget buffered frames and start a new sequence (after VSR_EOF or an
- *  error). Also forgets a pending cancel. */
+/** Forget buffered frames and start a new sequence (after VSR_EOF, an
+ *  error or a cancel). Also forgets a pending cancel. Accepts NULL. */
 VSR_API void vsr_session_reset(vsr_session *s);
 
-/** Ask a running vsr_upscale_file() to stop cleanly; asked while no run is
- *  going, it stops the next run at its start. Async-signal-safe. */
+/**
+ * Cancel: a running vsr_upscale_file() stops at the next frame or forward
+ * pass and finishes its output with the frames written; the streaming
+ * calls return VSR_ERROR_CANCELLED until vsr_session_reset(). Asked while
+ * nothing runs, it stops the next run at its start. Safe from any thread
+ * and from a signal handler (one lock-free atomic store). Accepts NULL.
+ */
 VSR_API void vsr_session_cancel(vsr_session *s);
 
+/** How vsr_upscale_file() runs. A settings struct: fill it with
+ *  vsr_run_settings_default() first. */
 typedef struct vsr_run_settings {
     uint32_t size;           /**< set by vsr_run_settings_default() */
     const vsr_input_settings *input;   /**< NULL = defaults */
@@ -142,44 +145,54 @@ typedef struct vsr_run_settings {
     int queue_depth;         /**< frames each pipeline queue holds; default 4 */
     int resume;              /**< continue an interrupted run of the same input, model and settings */
     const char *reference_path; /**< optional reference video of the output size: PSNR/SSIM per frame */
-    int test_encode_delay_us;/**< testing hook: sleep this long before each encode */
 } vsr_run_settings;
 
+/** Fill s with the defaults (and s->size). */
 VSR_API void vsr_run_settings_default(vsr_run_settings *s);
 
+/** What a vsr_upscale_file() run did. A result struct: set size before the call. */
 typedef struct vsr_run_result {
     uint32_t size;           /**< set by the caller to sizeof(vsr_run_result) */
-    int64_t frames_decoded;
-    int64_t frames_written;
+    int64_t frames_decoded;  /**< frames read from the input */
+    int64_t frames_written;  /**< frames in the output, resumed ones included */
     int64_t frames_resumed;  /**< frames taken from an earlier interrupted run */
-    int64_t chunks;
-    int64_t tiles;
+    int64_t chunks;          /**< temporal chunks run */
+    int64_t tiles;           /**< forward passes over tiles (or whole frames) */
     int input_damaged;       /**< damage events in the input (the output has every frame decoded) */
-    int cancelled;
-    double seconds;
-    double fps;
-    int max_frames_in_flight;
+    int cancelled;           /**< 1 when the run was cancelled */
+    double seconds;          /**< wall time of the run */
+    double fps;              /**< frames written per second (resumed ones not counted) */
+    int max_frames_in_flight;/**< high-water mark of frames between decode and encode */
 } vsr_run_result;
 
 /**
  * Upscale a whole file: decode, run the model, encode, copy the other
- * streams. Returns 0; VSR_ERROR_INPUT_DAMAGED when the input was damaged
- * (the output is finished and holds every frame that could be decoded);
- * VSR_ERROR_CANCELLED after a cancel (the output is finished up to the
- * last frame written); or another error (no output file is left).
- * res may be NULL.
+ * streams. res may be NULL.
+ * @return 0; VSR_ERROR_INPUT_DAMAGED when the input was damaged (the output
+ *         is finished and holds every frame that could be decoded);
+ *         VSR_ERROR_CANCELLED after a cancel (the output is finished up to
+ *         the last frame written, or no file is left when none was);
+ *         VSR_EINVAL (missing arguments, a settings or result struct whose
+ *         size does not match, a setting out of range); VSR_ERROR_INPUT,
+ *         VSR_ERROR_LIMIT, VSR_ERROR_OUTPUT, VSR_ERROR_MODEL_RUN,
+ *         VSR_ERROR_DEVICE_OOM, VSR_ERROR_MISMATCH (resume of another job),
+ *         VSR_ENOMEM or an FFmpeg error code: no output file is left then.
  */
 VSR_API int vsr_upscale_file(vsr_session *s, const char *input_path, const char *output_path,
                              const vsr_run_settings *rs, vsr_run_result *res);
 
-/** Settings libvsr recommends for this machine and model, with reasons. */
+/** Settings libvsr recommends for this machine and model, with reasons.
+ *  A result struct: set size before the call. */
 typedef struct vsr_recommendation {
     uint32_t size;           /**< set by the caller to sizeof(vsr_recommendation) */
-    char device[32];
-    vsr_precision precision;
-    int threads;
-    int batch, chunk, tile, tile_pad;
-    int64_t mem_limit;
+    char device[32];         /**< model setting: "cpu" or "cuda:N" */
+    vsr_precision precision; /**< model setting */
+    int threads;             /**< process setting (vsr_process_configure()) */
+    int batch;               /**< session setting */
+    int chunk;               /**< session setting (1 for per-frame models) */
+    int tile;                /**< session setting (0 = whole frames) */
+    int tile_pad;            /**< session setting (VSR_AUTO without a model) */
+    int64_t mem_limit;       /**< session setting */
     char reasons[2048];      /**< one reason per line */
 } vsr_recommendation;
 
@@ -190,6 +203,8 @@ typedef struct vsr_recommendation {
  * measure its memory per pixel; without (NULL), the advice is generic for a
  * per-frame model and tile_pad is VSR_AUTO. chunk is 1 for per-frame
  * models. On error *out is left untouched.
+ * @return 0; VSR_EINVAL (out NULL or out->size below 4, an empty path);
+ *         the errors of vsr_model_open() for the model.
  */
 VSR_API int vsr_recommend_settings(const char *model_path, vsr_recommendation *out);
 

@@ -21,6 +21,7 @@
 #include "common.h"
 #include "version.h"
 #include "frame.h"
+#include "model.h"
 #include "stream.h"
 #include "tracker.h"
 #include "session.h"

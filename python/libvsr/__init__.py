@@ -14,12 +14,13 @@ from ._structs import (ExportFormat, Granularity, Layout, LogLevel, OpType, PixF
                        API_VERSION_MAJOR, API_VERSION_MINOR, API_VERSION_PATCH, VSR_AUTO)
 from .errors import (CancelledError, ConfigError, DeviceError, DeviceOutOfMemoryError,
                      EndOfStream, InputDamagedError, InputError, InvalidArgumentError, LimitError,
-                     ModelError, ModelRunError, OutOfMemoryError, OutputError, ResumeError,
+                     ModelError, ModelRunError, OutOfMemoryError, OutputError, MismatchError,
+                     IncompleteError,
                      UnsupportedError, VsrError, last_error, strerror)
 from .frame import Colour, Frame, wrapped_arrays
 from .log import capture_ffmpeg, set_log_callback, set_log_level
-from .session import (Model, ModelCard, Recommendation, RunResult, Session, SessionInfo,
-                      recommend_settings)
+from .session import (Model, ModelCard, ModelInfo, ProcessSettings, Recommendation, RunResult,
+                      Session, SessionInfo, configure, process_settings, recommend_settings)
 from .stream import Input, InputInfo, Output
 from .tracker import (Operation, OpRecord, OpStats, OpTrend, Progress, QualityStats, ResourceStats,
                       Tracker)
@@ -48,10 +49,10 @@ __all__ = [
     "CancelledError", "Colour", "ConfigError", "DeviceError", "DeviceOutOfMemoryError",
     "EndOfStream", "ExportFormat", "Frame", "Granularity", "Input", "InputDamagedError",
     "InputError", "InputInfo", "InvalidArgumentError", "Layout", "LimitError", "LogLevel", "Model",
-    "ModelCard", "ModelError", "ModelRunError", "Operation", "OpRecord", "OpStats", "OpTrend", "OpType",
-    "OutOfMemoryError",
+    "ModelCard", "ModelError", "ModelInfo", "ModelRunError", "Operation", "OpRecord", "OpStats", "OpTrend",
+    "OpType", "OutOfMemoryError", "ProcessSettings", "configure", "process_settings",
     "Output", "OutputError", "PixFmt", "Precision", "Progress", "QualityStats", "Recommendation",
-    "ResourceStats", "ResumeError", "RunResult", "Session", "SessionInfo", "Tracker",
+    "ResourceStats", "MismatchError", "IncompleteError", "RunResult", "Session", "SessionInfo", "Tracker",
     "UnsupportedError", "VSR_AUTO", "VsrError", "build_info", "capture_ffmpeg", "last_error",
     "library_path", "live_handles", "recommend_settings", "set_log_callback", "set_log_level",
     "strerror", "structs", "version", "version_info", "wrapped_arrays",

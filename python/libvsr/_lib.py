@@ -182,12 +182,20 @@ _fn("vsr_tracker_reset", None, c_void_p)
 _fn("vsr_tracker_export", c_int, c_void_p, c_int, c_char_p)
 _fn("vsr_tracker_export_string", c_int, c_void_p, c_int, POINTER(c_void_p))
 
-# session.h
+# model.h
 _fn("vsr_precision_name", c_char_p, c_int)
-_fn("vsr_session_settings_default", None, c_void_p)
-_fn("vsr_model_load", c_int, POINTER(c_void_p), POINTER(S.vsr_session_settings))
+_fn("vsr_model_settings_default", None, c_void_p)
+_fn("vsr_model_open", c_int, POINTER(c_void_p), POINTER(S.vsr_model_settings))
+_fn("vsr_model_ref", c_void_p, c_void_p)
+_fn("vsr_model_unref", None, POINTER(c_void_p))
 _fn("vsr_model_get_card", c_int, c_void_p, POINTER(S.vsr_model_card))
-_fn("vsr_model_unload", None, POINTER(c_void_p))
+_fn("vsr_model_get_info", c_int, c_void_p, POINTER(S.vsr_model_info))
+_fn("vsr_process_settings_default", None, c_void_p)
+_fn("vsr_process_configure", c_int, POINTER(S.vsr_process_settings))
+_fn("vsr_process_get_settings", c_int, POINTER(S.vsr_process_settings))
+
+# session.h
+_fn("vsr_session_settings_default", None, c_void_p)
 _fn("vsr_session_open", c_int, POINTER(c_void_p), POINTER(S.vsr_session_settings))
 _fn("vsr_session_close", None, POINTER(c_void_p))
 _fn("vsr_session_get_info", c_int, c_void_p, POINTER(S.vsr_session_info))

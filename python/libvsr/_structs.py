@@ -43,9 +43,10 @@ VSR_ERROR_INPUT_DAMAGED = _tag('V', 'D', 'M', 'G')
 VSR_ERROR_OUTPUT = _tag('V', 'O', 'U', 'T')
 VSR_ERROR_CANCELLED = _tag('V', 'C', 'N', 'L')
 VSR_ERROR_LIMIT = _tag('V', 'L', 'I', 'M')
-VSR_ERROR_RESUME = _tag('V', 'R', 'S', 'M')
+VSR_ERROR_MISMATCH = _tag('V', 'M', 'I', 'S')
 VSR_ERROR_CONFIG = _tag('V', 'C', 'F', 'G')
 VSR_ERROR_UNSUPPORTED = _tag('V', 'N', 'S', 'P')
+VSR_ERROR_INCOMPLETE = _tag('V', 'I', 'N', 'C')
 
 VSR_AUTO = -1
 
@@ -350,17 +351,43 @@ class vsr_model_card(Structure):
         ("rf_temporal", c_int),
         ("size_multiple", c_int),
         ("license", c_char * 32),
+        ("global_pool", c_int),
+    ]
+
+
+class vsr_model_settings(Structure):
+    _fields_ = [
+        ("size", c_uint32),
+        ("path", c_char_p),
+        ("device", c_char_p),
+        ("precision", c_int),  # vsr_precision
+        ("cuda_graph", c_int),
+    ]
+
+
+class vsr_model_info(Structure):
+    _fields_ = [
+        ("size", c_uint32),
+        ("device", c_char * 32),
+        ("precision", c_int),  # vsr_precision
+        ("bytes_per_pixel", c_double),
+        ("ns_per_pixel", c_double),
+    ]
+
+
+class vsr_process_settings(Structure):
+    _fields_ = [
+        ("size", c_uint32),
+        ("threads", c_int),
+        ("cuda_tf32", c_int),
+        ("cudnn_benchmark", c_int),
     ]
 
 
 class vsr_session_settings(Structure):
     _fields_ = [
         ("size", c_uint32),
-        ("model_path", c_char_p),
         ("model", c_void_p),  # vsr_model *
-        ("device", c_char_p),
-        ("precision", c_int),  # vsr_precision
-        ("threads", c_int),
         ("batch", c_int),
         ("chunk", c_int),
         ("overlap", c_int),
@@ -372,7 +399,7 @@ class vsr_session_settings(Structure):
         ("tracker", c_void_p),  # vsr_tracker *
         ("log_callback", LOG_CALLBACK),
         ("log_user", c_void_p),
-        ("cuda_graph", c_int),
+        ("output_format", c_int),  # vsr_pixfmt
     ]
 
 
@@ -401,7 +428,6 @@ class vsr_run_settings(Structure):
         ("queue_depth", c_int),
         ("resume", c_int),
         ("reference_path", c_char_p),
-        ("test_encode_delay_us", c_int),
     ]
 
 
@@ -441,7 +467,8 @@ PUBLIC_STRUCTS = {
     cls.__name__: cls
     for cls in (vsr_rational, vsr_colour, vsr_input_settings, vsr_input_info, vsr_output_settings,
                 vsr_kv, vsr_op_record, vsr_progress, vsr_tracker_settings, vsr_op_stats, vsr_op_trend,
-                vsr_resource_stats, vsr_quality_stats, vsr_model_card, vsr_session_settings,
+                vsr_resource_stats, vsr_quality_stats, vsr_model_card, vsr_model_settings,
+                vsr_model_info, vsr_process_settings, vsr_session_settings,
                 vsr_session_info, vsr_run_settings, vsr_run_result, vsr_recommendation)
 }
 

@@ -84,8 +84,12 @@ class LimitError(VsrError):
     """VSR_ERROR_LIMIT: a size in the input exceeds a configured limit."""
 
 
-class ResumeError(VsrError):
-    """VSR_ERROR_RESUME: a resume does not match the interrupted run."""
+class MismatchError(VsrError):
+    """VSR_ERROR_MISMATCH: a plan, resume journal or segment belongs to another input, model or settings."""
+
+
+class IncompleteError(VsrError):
+    """VSR_ERROR_INCOMPLETE: a scale-out job has missing segments."""
 
 
 class ConfigError(VsrError):
@@ -109,7 +113,8 @@ _BY_CODE = {
     S.VSR_ERROR_OUTPUT: OutputError,
     S.VSR_ERROR_CANCELLED: CancelledError,
     S.VSR_ERROR_LIMIT: LimitError,
-    S.VSR_ERROR_RESUME: ResumeError,
+    S.VSR_ERROR_MISMATCH: MismatchError,
+    S.VSR_ERROR_INCOMPLETE: IncompleteError,
     S.VSR_ERROR_CONFIG: ConfigError,
     S.VSR_ERROR_UNSUPPORTED: UnsupportedError,
 }

@@ -1,4 +1,5 @@
-"""Model, Session (send/receive, process(), upscale_file()) and recommend_settings()."""
+"""Model, Session (send/receive, process(), upscale_file()), the process-wide
+inference settings (configure(), process_settings()) and recommend_settings()."""
 import ctypes
 import threading
 from ctypes import byref, c_void_p
@@ -46,6 +47,7 @@ class ModelCard:
     rf_temporal: int
     size_multiple: int
     license: str
+    global_pool: bool = False
 
     @classmethod
     def _from_c(cls, c):
@@ -55,7 +57,49 @@ class ModelCard:
             layout = c.layout
         return cls(_lib.decode(c.name), c.scale, c.frames_in, bool(c.center_only), layout,
                    c.range_min, c.range_max, c.rf_spatial, c.rf_temporal, c.size_multiple,
-                   _lib.decode(c.license))
+                   _lib.decode(c.license), bool(c.global_pool))
+
+
+@dataclass
+class ModelInfo:
+    """What a loaded model runs on and what was measured at load (vsr_model_info)."""
+    device: str
+    precision: S.Precision
+    bytes_per_pixel: float
+    ns_per_pixel: float
+
+
+@dataclass
+class ProcessSettings:
+    """The process-wide inference settings in force (vsr_process_settings)."""
+    threads: int
+    cuda_tf32: bool
+    cudnn_benchmark: bool
+
+
+def configure(*, threads=None, cuda_tf32=None, cudnn_benchmark=None):
+    """Set the process-wide inference settings (vsr_process_configure).
+
+    threads: CPU inference threads (0 = one per core); cuda_tf32: allow TF32
+    on CUDA; cudnn_benchmark: let cuDNN pick the fastest algorithm per shape.
+    Settings left out keep their defaults (threads 0, cuda_tf32 False,
+    cudnn_benchmark True), as in C. They apply to every model, loaded or not.
+    """
+    s = _lib.defaults(S.vsr_process_settings, lib.vsr_process_settings_default)
+    if threads is not None:
+        s.threads = int(threads)
+    if cuda_tf32 is not None:
+        s.cuda_tf32 = 1 if cuda_tf32 else 0
+    if cudnn_benchmark is not None:
+        s.cudnn_benchmark = 1 if cudnn_benchmark else 0
+    check(lib.vsr_process_configure(byref(s)))
+
+
+def process_settings():
+    """ProcessSettings: the values in force now (threads is the actual count)."""
+    s = S.new_sized(S.vsr_process_settings)
+    check(lib.vsr_process_get_settings(byref(s)))
+    return ProcessSettings(s.threads, bool(s.cuda_tf32), bool(s.cudnn_benchmark))
 
 
 @dataclass
@@ -103,30 +147,25 @@ class Recommendation:
     reasons: list
 
 
-_SESSION_KEYS = ("model_path", "model", "device", "precision", "threads", "batch", "chunk",
-                 "overlap", "tile", "tile_pad", "tile_blend", "chunk_blend", "mem_limit", "tracker",
-                 "log_callback", "cuda_graph")
+_SESSION_KEYS = ("batch", "chunk", "overlap", "tile", "tile_pad", "tile_blend", "chunk_blend",
+                 "mem_limit", "tracker", "log_callback", "output_format")
+_MODEL_KEYS = ("device", "precision", "cuda_graph")
 
 
-def _session_settings(keep, **kw):
+def _session_settings(model, **kw):
     s = _lib.defaults(S.vsr_session_settings, lib.vsr_session_settings_default)
+    s.model = model._handle()
     for k, v in kw.items():
         if k not in _SESSION_KEYS:
             raise TypeError(f"unknown session setting {k!r}")
         if v is None:
             continue
-        if k in ("model_path", "device"):
-            b = _lib.encode(v)
-            keep.append(b)
-            setattr(s, k, b)
-        elif k == "model":
-            s.model = v._handle()
-        elif k == "tracker":
+        if k == "tracker":
             s.tracker = v._handle()
-        elif k == "precision":
-            s.precision = int(precision(v))
-        elif k in ("tile_blend", "chunk_blend", "cuda_graph"):
+        elif k in ("tile_blend", "chunk_blend"):
             setattr(s, k, 1 if v else 0)
+        elif k == "output_format":
+            s.output_format = int(S.PixFmt[v.upper()] if isinstance(v, str) else S.PixFmt(int(v)))
         elif k == "log_callback":
             pass  # installed by Session
         else:
@@ -138,29 +177,49 @@ class Model(_handles.Handle):
     """A loaded TorchScript model with its card, shareable by several sessions.
 
         m = libvsr.Model("realesr-animevideov3-x2.pt", precision="fp32")
-        print(m.card.scale)
+        print(m.card.scale, m.info().device)
         s1 = libvsr.Session(model=m)
+
+    Settings mirror vsr_model_settings: device ('cpu', 'cuda', 'cuda:N',
+    'auto'), precision ('auto', 'fp32', 'bf16', 'fp16'), cuda_graph.
     """
 
     _kind = "model"
 
-    def __init__(self, path, *, device=None, precision=None, threads=None):
-        self._keep = []
+    def __init__(self, path, *, device=None, precision=None, cuda_graph=None):
         self.path = path
-        s = _session_settings(self._keep, model_path=path, device=device, precision=precision,
-                              threads=threads)
+        s = _lib.defaults(S.vsr_model_settings, lib.vsr_model_settings_default)
+        keep = [_lib.encode(path)]
+        s.path = keep[0]
+        if device is not None:
+            keep.append(_lib.encode(device))
+            s.device = keep[-1]
+        if precision is not None:
+            s.precision = int(globals()["precision"](precision))
+        if cuda_graph is not None:
+            s.cuda_graph = 1 if cuda_graph else 0
         p = c_void_p()
-        check(lib.vsr_model_load(byref(p), byref(s)))
+        check(lib.vsr_model_open(byref(p), byref(s)))
         self._take(p)
 
     def _free(self, ptr):
-        lib.vsr_model_unload(byref(ptr))
+        lib.vsr_model_unref(byref(ptr))
 
     @property
     def card(self):
         c = S.new_sized(S.vsr_model_card)
         check(lib.vsr_model_get_card(self._handle(), byref(c)))
         return ModelCard._from_c(c)
+
+    def info(self):
+        """ModelInfo: device, resolved precision, and what was measured at load."""
+        c = S.new_sized(S.vsr_model_info)
+        check(lib.vsr_model_get_info(self._handle(), byref(c)))
+        try:
+            prec = S.Precision(c.precision)
+        except ValueError:
+            prec = c.precision
+        return ModelInfo(_lib.decode(c.device), prec, c.bytes_per_pixel, c.ns_per_pixel)
 
     def __repr__(self):
         return f"<libvsr.Model {self.path!s} {'closed' if self.closed else 'loaded'}>"
@@ -169,29 +228,48 @@ class Model(_handles.Handle):
 class Session(_handles.Handle):
     """A model run over a sequence of frames (vsr_session).
 
-        with libvsr.Session(model_path="x2.pt", precision="fp32", tile=128) as s:
+        m = libvsr.Model("x2.pt", precision="fp32")
+        with libvsr.Session(model=m, tile=128) as s:
             result = s.upscale_file("in.mp4", "out.mkv", crf=20)
             for out in s.process(frames):     # Frames or numpy arrays in
                 ...                           # upscaled RGBF32 Frames out
 
-    Keyword settings mirror vsr_session_settings: model_path or model (a
-    Model), device, precision ('auto', 'fp32', 'bf16', 'fp16'), threads,
-    batch, chunk, overlap, tile, tile_pad ('auto' where the C API takes
-    VSR_AUTO), tile_blend, chunk_blend, cuda_graph, mem_limit, tracker (a Tracker),
-    log_callback (callable(level, message) for this session's messages).
+    model is a Model (or the first positional argument). For convenience,
+    Session(model_path="x2.pt", device=..., precision=..., cuda_graph=...)
+    opens the model itself (kept as .model). Other keyword settings mirror
+    vsr_session_settings: batch, chunk, overlap, tile, tile_pad ('auto'
+    where the C API takes VSR_AUTO), tile_blend, chunk_blend, mem_limit,
+    tracker (a Tracker), log_callback (callable(level, message) for this
+    session's messages), output_format (a PixFmt or its name; default
+    RGBF32). Threads, TF32 and cuDNN are process-wide: libvsr.configure().
     """
 
     _kind = "session"
 
-    def __init__(self, model_path=None, **settings):
-        if isinstance(model_path, Model):
-            settings["model"], model_path = model_path, None
-        self._keep = []
-        self.model = settings.get("model")
+    def __init__(self, model=None, *, model_path=None, **settings):
+        if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+            model, model_path = None, model
+        model_kw = {k: settings.pop(k) for k in _MODEL_KEYS if k in settings}
+        if model is None:
+            if model_path is None:
+                raise TypeError("Session needs model=Model(...) or model_path=...")
+            model = Model(model_path, **model_kw)
+            own_model = True
+        elif model_path is not None or any(v is not None for v in model_kw.values()):
+            raise TypeError("model_path, device, precision and cuda_graph are Model settings: "
+                            "pass them to Model(), or model_path instead of model")
+        else:
+            own_model = False
+        self.model = model
         self.tracker = settings.get("tracker")
         self.eof = False
         self._log_key = None
-        s = _session_settings(self._keep, model_path=model_path, **settings)
+        try:
+            s = _session_settings(model, **settings)
+        except BaseException:
+            if own_model:
+                model.close()
+            raise
         cb = settings.get("log_callback")
         if cb is not None:
             self._log_key = _log.add_sink(cb)
@@ -199,9 +277,15 @@ class Session(_handles.Handle):
             s.log_user = self._log_key
         p = c_void_p()
         err = lib.vsr_session_open(byref(p), byref(s))
+        if own_model:
+            # the session holds its own reference: the Python one can go
+            # with the session, or at once when the session failed
+            self._own_model = model
         if err < 0:
             e = make_error(err)
             self._drop_sink()
+            if own_model:
+                model.close()
             raise e
         self._take(p)
 
@@ -213,6 +297,10 @@ class Session(_handles.Handle):
     def _free(self, ptr):
         lib.vsr_session_close(byref(ptr))
         self._drop_sink()
+        own = getattr(self, "_own_model", None)
+        if own is not None:
+            self._own_model = None
+            own.close()
 
     # ------------------------------------------------------------- info
     def info(self):
@@ -321,7 +409,7 @@ class Session(_handles.Handle):
                      bitrate=None, encoder_threads=None, options=None, copy_streams=None,
                      overwrite=None, frame_rate=None, pipelined=None, queue_depth=None,
                      resume=None, reference=None, max_frames=None, decoder_threads=None,
-                     hwdec=None, stream_index=None, test_encode_delay_us=None):
+                     hwdec=None, stream_index=None):
         """Upscale a whole file: decode, run the model, encode, copy the other streams.
 
         Returns a RunResult. A run cancelled by a callback returning true or
@@ -351,8 +439,6 @@ class Session(_handles.Handle):
             ref = _lib.encode(reference)
             keep.append(ref)
             rs.reference_path = ref
-        if test_encode_delay_us is not None:
-            rs.test_encode_delay_us = int(test_encode_delay_us)
         res = S.new_sized(S.vsr_run_result)
         handle = self._handle()
         in_b, out_b = _lib.encode(input), _lib.encode(output)

@@ -1,6 +1,7 @@
 """Tracker event/progress callbacks, cancelling from Python, and log callbacks."""
 import os
 import threading
+import time
 
 import pytest
 
@@ -152,7 +153,12 @@ def test_raising_event_callback_cancels(vsr, session, tracker, small_clip, tmp_p
 def test_cancel_from_another_thread(vsr, session, tracker, small_clip, tmp_path, frame_counter):
     src, n = small_clip
     first = threading.Event()
-    tracker.on_progress(lambda p: first.set())
+
+    def progress(p):
+        first.set()
+        time.sleep(0.1)  # a slow encoding stage (the callback runs on it), so the cancel lands mid-run
+
+    tracker.on_progress(progress)
     out = tmp_path / "c.mkv"
 
     def canceller():
@@ -161,8 +167,7 @@ def test_cancel_from_another_thread(vsr, session, tracker, small_clip, tmp_path,
 
     th = threading.Thread(target=canceller)
     th.start()
-    # slow the encoder down so the cancel lands mid-run
-    res = session.upscale_file(src, out, preset="ultrafast", test_encode_delay_us=100_000)
+    res = session.upscale_file(src, out, preset="ultrafast")
     th.join()
     assert res.cancelled
     assert 1 <= res.frames_written < n
@@ -217,13 +222,21 @@ def test_per_session_log_callback(vsr, tiny_model, small_clip, tmp_path):
 
 CTRL_C_CHILD = r"""
 import sys
+import time
 import libvsr
 model, src, out = sys.argv[1:4]
 t = libvsr.Tracker()
-t.on_progress(lambda p: print("progress", p.frames_done, flush=True))
+
+
+def progress(p):
+    print("progress", p.frames_done, flush=True)
+    time.sleep(0.15)  # a slow encoding stage: the run lasts until the signal comes
+
+
+t.on_progress(progress)
 s = libvsr.Session(model_path=model, tracker=t)
 try:
-    s.upscale_file(src, out, preset="ultrafast", test_encode_delay_us=150000)
+    s.upscale_file(src, out, preset="ultrafast")
     print("finished", flush=True)
 except KeyboardInterrupt:
     print("interrupted", flush=True)

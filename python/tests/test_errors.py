@@ -71,9 +71,20 @@ def test_missing_model(vsr, tmp_path):
 
 
 def test_no_model(vsr):
-    with pytest.raises(vsr.InvalidArgumentError) as ei:
+    with pytest.raises(TypeError):
         vsr.Session()
-    assert isinstance(ei.value, ValueError)
+    # the library itself refuses a session without a model
+    from libvsr import _lib
+    S = vsr.structs
+    s = _lib.defaults(S.vsr_session_settings, _lib.lib.vsr_session_settings_default)
+    p = ctypes.c_void_p()
+    assert _lib.lib.vsr_session_open(ctypes.byref(p), ctypes.byref(s)) == S.VSR_EINVAL
+    assert not p.value and "model" in vsr.last_error()
+    # model settings belong to the model
+    m = vsr.Model(os.path.join(os.environ["VSR_TEST_MODELS"], "tiny-x2.pt"), precision="fp32")
+    with pytest.raises(TypeError):
+        vsr.Session(m, precision="fp32")
+    m.close()
 
 
 def test_invalid_settings(vsr, tiny_model):
@@ -146,7 +157,8 @@ def test_error_classes_and_names(vsr):
         S.VSR_ERROR_DEVICE_OOM: vsr.DeviceOutOfMemoryError, S.VSR_ERROR_INPUT: vsr.InputError,
         S.VSR_ERROR_INPUT_DAMAGED: vsr.InputDamagedError, S.VSR_ERROR_OUTPUT: vsr.OutputError,
         S.VSR_ERROR_CANCELLED: vsr.CancelledError, S.VSR_ERROR_LIMIT: vsr.LimitError,
-        S.VSR_ERROR_RESUME: vsr.ResumeError, S.VSR_ERROR_CONFIG: vsr.ConfigError,
+        S.VSR_ERROR_MISMATCH: vsr.MismatchError,
+        S.VSR_ERROR_INCOMPLETE: vsr.IncompleteError, S.VSR_ERROR_CONFIG: vsr.ConfigError,
         S.VSR_ERROR_UNSUPPORTED: vsr.UnsupportedError,
     }
     from libvsr.errors import make_error
@@ -238,6 +250,8 @@ def test_settings_defaults_sized_for_binding(vsr):
     from libvsr import _lib
     S = vsr.structs
     for cls, fn in ((S.vsr_session_settings, _lib.lib.vsr_session_settings_default),
+                    (S.vsr_model_settings, _lib.lib.vsr_model_settings_default),
+                    (S.vsr_process_settings, _lib.lib.vsr_process_settings_default),
                     (S.vsr_input_settings, _lib.lib.vsr_input_settings_default),
                     (S.vsr_output_settings, _lib.lib.vsr_output_settings_default),
                     (S.vsr_run_settings, _lib.lib.vsr_run_settings_default),
@@ -246,7 +260,11 @@ def test_settings_defaults_sized_for_binding(vsr):
         fn(raw)
         assert ctypes.c_uint32.from_buffer(raw).value == ctypes.sizeof(cls), cls.__name__
     s = _lib.defaults(S.vsr_session_settings, _lib.lib.vsr_session_settings_default)
-    assert s.device == b"cpu" and s.batch == vsr.VSR_AUTO and s.tile == 0
+    assert s.batch == vsr.VSR_AUTO and s.tile == 0 and s.output_format == vsr.PixFmt.RGBF32
+    m = _lib.defaults(S.vsr_model_settings, _lib.lib.vsr_model_settings_default)
+    assert m.device == b"cpu" and m.precision == vsr.Precision.AUTO and m.cuda_graph == 0
+    p = _lib.defaults(S.vsr_process_settings, _lib.lib.vsr_process_settings_default)
+    assert p.threads == 0 and p.cuda_tf32 == 0 and p.cudnn_benchmark == 1
 
 
 def test_version(vsr):
@@ -350,7 +368,7 @@ def test_bad_vsr_library_is_not_second_guessed(tmp_path):
     assert rc != 0 and "VSR_LIBRARY" in out and "nope" in out
 
 
-@pytest.mark.parametrize("version", [(0, 0, 9), (1, 1, 0)])
+@pytest.mark.parametrize("version", [(0, 9, 0), (2, 0, 0)])
 def test_incompatible_library_version_refused(tmp_path, version):
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
@@ -362,4 +380,4 @@ def test_incompatible_library_version_refused(tmp_path, version):
     subprocess.run([cc, "-shared", "-fPIC", str(src), "-o", str(so)], check=True)
     rc, out = _import_in_child({"VSR_LIBRARY": str(so)}, tmp_path)
     assert rc != 0, out
-    assert f"{a}.{b}.{c}" in out and "0.1" in out, out
+    assert f"{a}.{b}.{c}" in out and "1.0" in out, out

@@ -55,7 +55,7 @@ def test_session_cycles(vsr, tiny_model):
     x = np.random.default_rng(0).random((3, 24, 32), dtype=np.float32)
 
     def cycle(i):
-        s = vsr.Session(model_path=tiny_model, precision="fp32", threads=1)
+        s = vsr.Session(model_path=tiny_model, precision="fp32")
         outs = list(s.process([x], as_numpy=True))
         assert len(outs) == 1 and outs[0].shape == (3, 48, 64)
         del outs
@@ -72,7 +72,7 @@ def test_session_with_tracker_cycles(vsr, tiny_model):
     def cycle(i):
         t = vsr.Tracker(sampler_interval_ms=0)
         t.on_event(lambda rec: None)
-        with vsr.Session(model_path=tiny_model, precision="fp32", threads=1, tracker=t) as s:
+        with vsr.Session(model_path=tiny_model, precision="fp32", tracker=t) as s:
             for o in s.process([x, x]):
                 o.close()
         t.close()

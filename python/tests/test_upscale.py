@@ -143,6 +143,40 @@ def test_session_info(vsr, session):
     assert info.scale == 2
     assert info.threads >= 1
     assert session.card.scale == 2
+    assert session.card.global_pool is False
+
+
+def test_model_info(vsr, model):
+    mi = model.info()
+    assert isinstance(mi, vsr.ModelInfo)
+    assert mi.device == "cpu" and mi.precision == vsr.Precision.FP32
+    assert mi.bytes_per_pixel > 0 and mi.ns_per_pixel > 0
+
+
+def test_process_settings_are_process_wide(vsr, session):
+    before = vsr.process_settings()
+    try:
+        vsr.configure(threads=2, cuda_tf32=True, cudnn_benchmark=False)
+        now = vsr.process_settings()
+        assert (now.threads, now.cuda_tf32, now.cudnn_benchmark) == (2, True, False)
+        # an open session reports the value in force, not one from its model's load
+        assert session.info().threads == 2
+        vsr.configure(threads=1)
+        now = vsr.process_settings()
+        assert (now.threads, now.cuda_tf32, now.cudnn_benchmark) == (1, False, True)
+        assert session.info().threads == 1
+        with pytest.raises(vsr.InvalidArgumentError):
+            vsr.configure(threads=-1)
+    finally:
+        vsr.configure(threads=before.threads)
+
+
+def test_session_with_model_path_owns_its_model(vsr, real_model, tiny_model):
+    before = vsr.live_handles()
+    with vsr.Session(model_path=tiny_model, precision="fp32") as s:
+        assert s.model.card.name == "tiny-x2" and s.info().precision == vsr.Precision.FP32
+    # the model it opened went with it
+    assert vsr.live_handles() == before
 
 
 def test_recommend_settings(vsr, real_model):

@@ -1,21 +1,26 @@
 /*
- * Binary compatibility of the caller-sized structs (first member: size).
+ * Binary compatibility of the caller-sized structs (first member: size),
+ * one rule for all (docs/ABI.md), implemented once in libvsr.
  *
  * Settings: a caller built against an older header passes a smaller struct
  * (here: filled by the _default() function, then .size cut to the offset of
  * a later field, and that field and everything after it filled with garbage
  * that would fail or crash if read). vsr_input_open, vsr_input_open_buffer,
- * vsr_output_open, vsr_tracker_open, vsr_session_open (tiny model),
- * vsr_model_load and vsr_upscale_file (run settings) must accept it and
- * behave as with the defaults for the fields they were not given. A size
- * larger than the library's struct (a newer header) or smaller than the
- * size field itself is refused with VSR_EINVAL and a message.
+ * vsr_output_open, vsr_tracker_open, vsr_model_open,
+ * vsr_process_configure, vsr_session_open and vsr_upscale_file (run
+ * settings) must accept it and behave as with the defaults for the fields
+ * they were not given. A size larger than the library's struct (a newer
+ * header) or smaller than the size field itself (0 included) is refused
+ * with VSR_EINVAL and a message.
  *
- * Results: vsr_input_info, vsr_session_info, vsr_model_card, vsr_run_result,
- * vsr_op_stats (and the tracker's resource and quality stats) with a smaller
- * .size get no byte written past it: each is handed a larger buffer full of
- * a canary, and the canary after .size must survive. With a larger .size
- * the library writes at most its own struct.
+ * Results: vsr_input_info, vsr_session_info, vsr_model_card (from a model
+ * and from a session), vsr_model_info, vsr_run_result, vsr_recommendation
+ * and vsr_process_settings (read back) with a smaller .size get no byte
+ * written past it: each is handed a larger buffer full of a canary, and the
+ * canary after .size must survive; .size comes back as the number of bytes
+ * filled. A larger .size gets libvsr's struct and zeros after it. A size
+ * below 4 is refused and nothing is written. The tracker's statistics
+ * structs follow the same rule.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +72,8 @@ typedef struct {
         vsr_tracker_settings tr;
         vsr_session_settings ses;
         vsr_run_settings run;
+        vsr_model_settings model;
+        vsr_process_settings process;
     } u;
     char newer_fields[64];
 } big_settings;
@@ -298,21 +305,101 @@ static void test_tracker_settings(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* Session settings and run settings                                  */
+/* Model, process, session and run settings                           */
 /* ------------------------------------------------------------------ */
+
+static void test_model_settings(void)
+{
+    /* cut before device (a garbage pointer), precision (7 would be refused)
+     * and cuda_graph (0x5A5A5A5A would be refused) */
+    const size_t cuts[] = {offsetof(vsr_model_settings, device), offsetof(vsr_model_settings, precision),
+                           offsetof(vsr_model_settings, cuda_graph)};
+    for (size_t k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++) {
+        vsr_model_settings s;
+        vsr_model_settings_default(&s);
+        s.path = test_model("tiny-x2.pt");
+        s.precision = VSR_PRECISION_FP32;
+        s.size = (uint32_t)cuts[k];
+        memset((char *)&s + cuts[k], GARBAGE, sizeof(s) - cuts[k]);
+        vsr_model *m = NULL;
+        int err = vsr_model_open(&m, &s);
+        CHECK_MSG(err == 0 && m, "model, size %u: %s", s.size, vsr_last_error());
+        vsr_model_info info = {.size = sizeof(info)};
+        CHECK(m && vsr_model_get_info(m, &info) == 0);
+        CHECK_MSG(!strcmp(info.device, "cpu") && info.precision != VSR_PRECISION_AUTO, "model, size %u: %s %s",
+                  s.size, info.device, vsr_precision_name(info.precision));
+        vsr_model_unref(&m);
+        CHECK_EQ_INT(s.size, cuts[k]); /* the caller's struct is not written to */
+    }
+    big_settings b;
+    vsr_model_settings_default(&b.u.model);
+    b.u.model.path = test_model("tiny-x2.pt");
+    b.u.model.size = sizeof(vsr_model_settings) + 8;
+    vsr_model *m = NULL;
+    int err = vsr_model_open(&m, &b.u.model);
+    CHECK_MSG(err == VSR_EINVAL && !m && strstr(vsr_last_error(), "size"), "model, size %u: %s (%s)",
+              b.u.model.size, vsr_strerror(err), vsr_last_error());
+    for (uint32_t size = 0; size < 4; size += 3) {
+        vsr_model_settings s;
+        vsr_model_settings_default(&s);
+        s.path = test_model("tiny-x2.pt");
+        s.size = size;
+        CHECK_MSG(vsr_model_open(&m, &s) == VSR_EINVAL && !m, "model, size %u accepted", size);
+    }
+}
+
+static void test_process_settings(void)
+{
+    /* only the size: every default (threads 0 = one per core) */
+    vsr_process_settings s;
+    vsr_process_settings_default(&s);
+    TRUNCATE(s, threads);
+    CHECK_MSG(vsr_process_configure(&s) == 0, "process, size %u: %s", s.size, vsr_last_error());
+    vsr_process_settings now = {.size = sizeof(now)};
+    CHECK(vsr_process_get_settings(&now) == 0 && now.threads >= 1 && now.cuda_tf32 == 0 && now.cudnn_benchmark == 1);
+    /* threads known; the switches (0x5A5A5A5A would be refused) not */
+    vsr_process_settings_default(&s);
+    s.threads = 1;
+    TRUNCATE(s, cuda_tf32);
+    CHECK_MSG(vsr_process_configure(&s) == 0, "process, size %u: %s", s.size, vsr_last_error());
+    CHECK(vsr_process_get_settings(&now) == 0 && now.threads == 1 && now.cuda_tf32 == 0);
+    big_settings b;
+    vsr_process_settings_default(&b.u.process);
+    b.u.process.size = sizeof(vsr_process_settings) + 4;
+    CHECK_MSG(vsr_process_configure(&b.u.process) == VSR_EINVAL && strstr(vsr_last_error(), "size"), "%s",
+              vsr_last_error());
+    vsr_process_settings_default(&s);
+    s.size = 0;
+    CHECK(vsr_process_configure(&s) == VSR_EINVAL);
+    CHECK(vsr_process_get_settings(&now) == 0 && now.threads == 1);
+}
+
+static vsr_model *open_tiny(void)
+{
+    vsr_model_settings ms;
+    vsr_model_settings_default(&ms);
+    ms.path = test_model("tiny-x2.pt");
+    ms.precision = VSR_PRECISION_FP32;
+    vsr_model *m = NULL;
+    CHECK_MSG(vsr_model_open(&m, &ms) == 0, "%s", vsr_last_error());
+    return m;
+}
 
 static void test_session_settings(void)
 {
+    vsr_model *m = open_tiny();
+    if (!m)
+        return;
     /* cut before batch: batch 0, tile 3, mem_limit < 0 would be refused,
-     * and the tracker and log callback are garbage pointers */
+     * the tracker and log callback are garbage pointers, and a garbage
+     * output format would be refused */
     const size_t cuts[] = {offsetof(vsr_session_settings, batch), offsetof(vsr_session_settings, tile),
-                           offsetof(vsr_session_settings, tracker), offsetof(vsr_session_settings, log_callback)};
+                           offsetof(vsr_session_settings, tracker), offsetof(vsr_session_settings, log_callback),
+                           offsetof(vsr_session_settings, output_format)};
     for (size_t k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++) {
         vsr_session_settings s;
         vsr_session_settings_default(&s);
-        s.model_path = test_model("tiny-x2.pt");
-        s.precision = VSR_PRECISION_FP32;
-        s.threads = 1;
+        s.model = m;
         s.size = (uint32_t)cuts[k];
         memset((char *)&s + cuts[k], GARBAGE, sizeof(s) - cuts[k]);
         vsr_session *ses = NULL;
@@ -325,54 +412,46 @@ static void test_session_settings(void)
         CHECK_MSG(info.batch == 1 && info.tile == 0 && info.tile_pad == 1 && info.mem_limit > 0,
                   "session, size %u: batch %d tile %d pad %d mem %lld (defaults expected)", s.size, info.batch,
                   info.tile, info.tile_pad, (long long)info.mem_limit);
-        /* it runs (and touches neither the garbage tracker nor the log callback) */
+        /* it runs (and touches neither the garbage tracker nor the log
+         * callback), and hands out the default RGBF32 */
         vsr_frame *f = NULL, *o = NULL;
         vsr_frame_alloc(&f, VSR_PIXFMT_RGBF32, 16, 8);
         memset(vsr_frame_data(f, 0), 0, sizeof(float) * 3 * 16 * 8);
         CHECK(vsr_session_send_frame(ses, f) == 0);
         CHECK(vsr_session_send_frame(ses, NULL) == 0);
-        CHECK(vsr_session_receive_frame(ses, &o) == 0 && vsr_frame_width(o) == 32);
+        CHECK(vsr_session_receive_frame(ses, &o) == 0 && vsr_frame_width(o) == 32 &&
+              vsr_frame_format(o) == VSR_PIXFMT_RGBF32);
         vsr_frame_unref(&o);
         vsr_frame_unref(&f);
         vsr_session_close(&ses);
     }
-    /* the model loader reads the same struct */
-    vsr_session_settings s;
-    vsr_session_settings_default(&s);
-    s.model_path = test_model("tiny-x2.pt");
-    s.precision = VSR_PRECISION_FP32;
-    s.threads = 1;
-    TRUNCATE(s, batch);
-    vsr_model *m = NULL;
-    CHECK_MSG(vsr_model_load(&m, &s) == 0 && m, "model load, size %u: %s", s.size, vsr_last_error());
-    vsr_model_unload(&m);
-
     big_settings b;
     vsr_session_settings_default(&b.u.ses);
-    b.u.ses.model_path = test_model("tiny-x2.pt");
+    b.u.ses.model = m;
     b.u.ses.size = sizeof(vsr_session_settings) + 8;
     vsr_session *ses = NULL;
     int err = vsr_session_open(&ses, &b.u.ses);
     CHECK_MSG(err == VSR_EINVAL && !ses && strstr(vsr_last_error(), "size"), "session, size %u: %s (%s)",
               b.u.ses.size, vsr_strerror(err), vsr_last_error());
-    err = vsr_model_load(&m, &b.u.ses);
-    CHECK_MSG(err == VSR_EINVAL && !m && strstr(vsr_last_error(), "size"), "model load, size %u: %s", b.u.ses.size,
-              vsr_strerror(err));
-    vsr_session_settings_default(&s);
-    s.model_path = test_model("tiny-x2.pt");
-    s.size = 2;
-    CHECK(vsr_session_open(&ses, &s) == VSR_EINVAL && !ses);
+    for (uint32_t size = 0; size < 4; size += 2) {
+        vsr_session_settings s;
+        vsr_session_settings_default(&s);
+        s.model = m;
+        s.size = size;
+        CHECK_MSG(vsr_session_open(&ses, &s) == VSR_EINVAL && !ses, "session, size %u accepted", size);
+    }
+    vsr_model_unref(&m);
 }
 
 static void test_run_settings(void)
 {
+    vsr_model *m = open_tiny();
     vsr_session_settings ss;
     vsr_session_settings_default(&ss);
-    ss.model_path = test_model("tiny-x2.pt");
-    ss.precision = VSR_PRECISION_FP32;
-    ss.threads = 1;
+    ss.model = m;
     vsr_session *ses = NULL;
-    CHECK_MSG(vsr_session_open(&ses, &ss) == 0, "%s", vsr_last_error());
+    CHECK_MSG(m && vsr_session_open(&ses, &ss) == 0, "%s", vsr_last_error());
+    vsr_model_unref(&m);
     if (!ses)
         return;
     vsr_input_settings is;
@@ -393,8 +472,7 @@ static void test_run_settings(void)
         rs.output = &os;
         rs.size = (uint32_t)cuts[k];
         memset((char *)&rs + cuts[k], GARBAGE, sizeof(rs) - cuts[k]);
-        /* garbage that fails fast if read (a huge encode delay would only be slow) */
-        rs.test_encode_delay_us = -1;
+        /* garbage that fails fast if read */
         if (cuts[k] <= offsetof(vsr_run_settings, queue_depth))
             rs.queue_depth = 0;
         if (cuts[k] <= offsetof(vsr_run_settings, resume))
@@ -432,6 +510,14 @@ static void test_run_settings(void)
     CHECK_MSG(err == VSR_EINVAL && strstr(vsr_last_error(), "size"), "run, size %u: %s (%s)", b.u.run.size,
               vsr_strerror(err), vsr_last_error());
     CHECK(access(out, F_OK) != 0);
+    vsr_run_settings_default(&rs);
+    rs.size = 0;
+    CHECK(vsr_upscale_file(ses, test_data("single_frame.mp4"), out, &rs, NULL) == VSR_EINVAL);
+    CHECK(access(out, F_OK) != 0);
+    /* a result struct without a size: refused before anything is done */
+    vsr_run_result r0 = {.size = 0};
+    CHECK(vsr_upscale_file(ses, test_data("single_frame.mp4"), out, NULL, &r0) == VSR_EINVAL && r0.size == 0);
+    CHECK(access(out, F_OK) != 0);
     /* a too large input settings struct inside: refused too, no output */
     big_settings bi;
     vsr_input_settings_default(&bi.u.in);
@@ -451,29 +537,30 @@ static void test_run_settings(void)
 #define CANARY 0xC3
 #define SLACK 64
 
-/* buf holds full+SLACK bytes of canary, with the size field set; after the
- * call every byte from `size` on must still be canary. Returns the index of
- * the first overwritten byte, or -1. */
+/* buf holds full+SLACK bytes of canary, with the size field set. */
 static void fill_canary(uint8_t *buf, size_t full, uint32_t size)
 {
     memset(buf, CANARY, full + SLACK);
     memcpy(buf, &size, sizeof(size));
 }
 
-static long first_written(const uint8_t *buf, size_t from, size_t to)
+/* Index of the first byte in [from, to) that is not `value`, or -1. */
+static long first_not(const uint8_t *buf, size_t from, size_t to, uint8_t value)
 {
     for (size_t i = from; i < to; i++)
-        if (buf[i] != CANARY)
+        if (buf[i] != value)
             return (long)i;
     return -1;
 }
 
 typedef int (*getter)(void *ctx, void *out);
 
-/* zero_tail: the getter follows the 1.0 rule for a size larger than its
- * struct (the caller's bytes beyond libvsr's struct are zeroed). */
-static void check_result_struct_rule(const char *name, size_t full, const size_t *sizes, int nsizes, getter get,
-                                     void *ctx, int zero_tail)
+/* The rule for results (docs/ABI.md): at most `size` bytes written; a
+ * caller struct larger than libvsr's gets zeros past libvsr's part; the
+ * size field tells how many bytes were filled; a size below 4 is refused
+ * and nothing is written. */
+static void check_result_struct(const char *name, size_t full, const size_t *sizes, int nsizes, getter get,
+                                void *ctx)
 {
     static uint8_t buf[4096 + SLACK];
     for (int k = 0; k < nsizes; k++) {
@@ -482,34 +569,31 @@ static void check_result_struct_rule(const char *name, size_t full, const size_t
         int err = get(ctx, buf);
         CHECK_MSG(err == 0, "%s, size %u: %s", name, size, vsr_strerror(err));
         size_t limit = size < full ? size : full;
-        if (zero_tail && size > full) {
-            int zeroed = 1;
-            for (size_t i = full; i < size; i++)
-                zeroed &= buf[i] == 0;
-            CHECK_MSG(zeroed, "%s with size %u: the bytes past libvsr's struct are not zeroed", name, size);
-            limit = size;
-        }
-        long w = first_written(buf, limit, full + SLACK);
+        long w = first_not(buf, size > full ? size : limit, full + SLACK, CANARY);
         CHECK_MSG(w < 0, "%s with size %u: byte %ld (past the size) was written", name, size, w);
+        if (size > full)
+            CHECK_MSG(first_not(buf, full, size, 0) < 0, "%s with size %u: the part libvsr does not know is not zeroed",
+                      name, size);
         /* something was written inside (the call did its job) */
         if (size > 8)
-            CHECK_MSG(first_written(buf, sizeof(uint32_t), limit) >= 0, "%s with size %u: nothing written", name,
+            CHECK_MSG(first_not(buf, sizeof(uint32_t), limit, CANARY) >= 0, "%s with size %u: nothing written", name,
                       size);
         uint32_t back;
         memcpy(&back, buf, sizeof(back));
-        CHECK_MSG(back == size || (size > full && back == full), "%s: size field became %u (was %u)", name, back, size);
+        CHECK_MSG(back == limit, "%s: size field became %u, not the %zu bytes filled (was %u)", name, back, limit,
+                  size);
     }
-}
-
-static void check_result_struct(const char *name, size_t full, const size_t *sizes, int nsizes, getter get, void *ctx)
-{
-    check_result_struct_rule(name, full, sizes, nsizes, get, ctx, 0);
-}
-
-static void check_tracker_result_struct(const char *name, size_t full, const size_t *sizes, int nsizes, getter get,
-                                        void *ctx)
-{
-    check_result_struct_rule(name, full, sizes, nsizes, get, ctx, 1);
+    /* no size: refused, nothing written */
+    for (uint32_t size = 0; size < 4; size += 3) {
+        fill_canary(buf, full, size);
+        int err = get(ctx, buf);
+        CHECK_MSG(err == VSR_EINVAL, "%s with size %u: %s, not refused", name, size, vsr_strerror(err));
+        CHECK_MSG(first_not(buf, sizeof(uint32_t), full + SLACK, CANARY) < 0, "%s with size %u: written to", name,
+                  size);
+        uint32_t back;
+        memcpy(&back, buf, sizeof(back));
+        CHECK(back == size);
+    }
 }
 
 static int get_input_info(void *ctx, void *out)
@@ -524,9 +608,23 @@ static int get_model_card(void *ctx, void *out)
 {
     return vsr_model_get_card(ctx, out);
 }
+static int get_model_info(void *ctx, void *out)
+{
+    return vsr_model_get_info(ctx, out);
+}
 static int get_session_card(void *ctx, void *out)
 {
     return vsr_session_get_card(ctx, out);
+}
+static int get_process(void *ctx, void *out)
+{
+    (void)ctx;
+    return vsr_process_get_settings(out);
+}
+static int get_recommendation(void *ctx, void *out)
+{
+    (void)ctx;
+    return vsr_recommend_settings(NULL, out);
 }
 static int get_op_stats(void *ctx, void *out)
 {
@@ -570,16 +668,19 @@ static int get_run_result(void *ctx, void *out)
         sizeof(uint32_t), offsetof(type, mid), offsetof(type, mid) + 1, sizeof(type) - 1, sizeof(type), \
             sizeof(type) + 16                                                                            \
     }
+#define CHECK_RESULT(type, mid, get, ctx)                                                   \
+    do {                                                                                    \
+        size_t sizes_[] = SIZES(type, mid);                                                 \
+        check_result_struct(#type " (" #mid ")", sizeof(type), sizes_, 6, get, ctx);       \
+    } while (0)
 
 static void test_result_structs(void)
 {
     vsr_input *in = NULL;
     CHECK(vsr_input_open(&in, test_data("streams.mkv"), NULL) == 0);
     if (in) {
-        size_t s[] = SIZES(vsr_input_info, format_name);
-        check_result_struct("vsr_input_info", sizeof(vsr_input_info), s, 6, get_input_info, in);
-        size_t s2[] = SIZES(vsr_input_info, colour);
-        check_result_struct("vsr_input_info", sizeof(vsr_input_info), s2, 6, get_input_info, in);
+        CHECK_RESULT(vsr_input_info, format_name, get_input_info, in);
+        CHECK_RESULT(vsr_input_info, colour, get_input_info, in);
         /* the fields inside a truncated struct are right */
         vsr_input_info info;
         memset(&info, 0, sizeof(info));
@@ -591,57 +692,49 @@ static void test_result_structs(void)
 
     vsr_tracker *tr = NULL;
     vsr_tracker_open(&tr, NULL);
+    vsr_model *m = open_tiny();
     vsr_session_settings ss;
     vsr_session_settings_default(&ss);
-    ss.model_path = test_model("tiny-x2.pt");
-    ss.precision = VSR_PRECISION_FP32;
-    ss.threads = 1;
+    ss.model = m;
     ss.tracker = tr;
     vsr_session *ses = NULL;
-    CHECK_MSG(vsr_session_open(&ses, &ss) == 0, "%s", vsr_last_error());
-    vsr_model *m = NULL;
-    CHECK(vsr_model_load(&m, &ss) == 0);
+    CHECK_MSG(m && vsr_session_open(&ses, &ss) == 0, "%s", vsr_last_error());
     if (ses) {
-        size_t s[] = SIZES(vsr_session_info, threads);
-        check_result_struct("vsr_session_info", sizeof(vsr_session_info), s, 6, get_session_info, ses);
-        size_t s2[] = SIZES(vsr_session_info, mem_limit);
-        check_result_struct("vsr_session_info", sizeof(vsr_session_info), s2, 6, get_session_info, ses);
-        size_t c[] = SIZES(vsr_model_card, frames_in);
-        check_result_struct("vsr_model_card (session)", sizeof(vsr_model_card), c, 6, get_session_card, ses);
-        size_t c2[] = SIZES(vsr_model_card, license);
-        check_result_struct("vsr_model_card (session)", sizeof(vsr_model_card), c2, 6, get_session_card, ses);
+        CHECK_RESULT(vsr_session_info, threads, get_session_info, ses);
+        CHECK_RESULT(vsr_session_info, mem_limit, get_session_info, ses);
+        CHECK_RESULT(vsr_model_card, frames_in, get_session_card, ses);
+        CHECK_RESULT(vsr_model_card, license, get_session_card, ses);
         vsr_model_card card;
         memset(&card, 0, sizeof(card));
         card.size = (uint32_t)offsetof(vsr_model_card, layout);
         CHECK(vsr_session_get_card(ses, &card) == 0 && !strcmp(card.name, "tiny-x2") && card.scale == 2 &&
-              card.rf_spatial == 0 && card.license[0] == 0);
+              card.rf_spatial == 0 && card.license[0] == 0 && card.size == offsetof(vsr_model_card, layout));
 
         run_ctx rc = {ses, test_data("real_h264.mp4"), tmp_file("abi_result.mkv")};
-        size_t r[] = SIZES(vsr_run_result, chunks);
-        check_result_struct("vsr_run_result", sizeof(vsr_run_result), r, 6, get_run_result, &rc);
-        size_t r2[] = SIZES(vsr_run_result, seconds);
-        check_result_struct("vsr_run_result", sizeof(vsr_run_result), r2, 6, get_run_result, &rc);
+        CHECK_RESULT(vsr_run_result, chunks, get_run_result, &rc);
+        CHECK_RESULT(vsr_run_result, seconds, get_run_result, &rc);
     }
     if (m) {
-        size_t c[] = SIZES(vsr_model_card, rf_spatial);
-        check_result_struct("vsr_model_card", sizeof(vsr_model_card), c, 6, get_model_card, m);
+        CHECK_RESULT(vsr_model_card, rf_spatial, get_model_card, m);
+        CHECK_RESULT(vsr_model_card, global_pool, get_model_card, m);
+        CHECK_RESULT(vsr_model_info, precision, get_model_info, m);
+        CHECK_RESULT(vsr_model_info, ns_per_pixel, get_model_info, m);
     }
+    CHECK_RESULT(vsr_process_settings, cuda_tf32, get_process, NULL);
+    CHECK_RESULT(vsr_recommendation, threads, get_recommendation, NULL);
+    CHECK_RESULT(vsr_recommendation, reasons, get_recommendation, NULL);
     if (tr) {
-        size_t s[] = SIZES(vsr_op_stats, mean_ms);
-        check_tracker_result_struct("vsr_op_stats", sizeof(vsr_op_stats), s, 6, get_op_stats, tr);
-        size_t s2[] = SIZES(vsr_op_stats, fps);
-        check_tracker_result_struct("vsr_op_stats", sizeof(vsr_op_stats), s2, 6, get_op_stats, tr);
+        CHECK_RESULT(vsr_op_stats, mean_ms, get_op_stats, tr);
+        CHECK_RESULT(vsr_op_stats, fps, get_op_stats, tr);
         vsr_op_stats st;
         memset(&st, 0, sizeof(st));
         st.size = (uint32_t)offsetof(vsr_op_stats, mean_ms);
         CHECK(vsr_tracker_get_stats(tr, VSR_OP_INFERENCE, NULL, &st) == 0 && st.count > 0 && st.mean_ms == 0);
-        size_t rs[] = SIZES(vsr_resource_stats, cpu_percent_mean);
-        check_tracker_result_struct("vsr_resource_stats", sizeof(vsr_resource_stats), rs, 6, get_resources, tr);
+        CHECK_RESULT(vsr_resource_stats, cpu_percent_mean, get_resources, tr);
         vsr_tracker_record_quality(tr, 0, 40.0, 0.99);
-        size_t q[] = SIZES(vsr_quality_stats, psnr_min);
-        check_tracker_result_struct("vsr_quality_stats", sizeof(vsr_quality_stats), q, 6, get_quality, tr);
+        CHECK_RESULT(vsr_quality_stats, psnr_min, get_quality, tr);
     }
-    vsr_model_unload(&m);
+    vsr_model_unref(&m);
     vsr_session_close(&ses);
     vsr_tracker_unref(&tr);
 }
@@ -657,6 +750,8 @@ int main(void)
     test_input_settings();
     test_output_settings();
     test_tracker_settings();
+    test_model_settings();
+    test_process_settings();
     test_session_settings();
     test_run_settings();
     test_result_structs();

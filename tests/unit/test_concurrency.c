@@ -85,13 +85,11 @@ static vsr_session *open_session(const char *model_path, vsr_model *shared, vsr_
 {
     vsr_session_settings s;
     vsr_session_settings_default(&s);
-    s.model_path = model_path;
     s.model = shared;
-    s.precision = VSR_PRECISION_FP32;
-    s.threads = 1;
     s.tracker = tr;
     vsr_session *ses = NULL;
-    int err = vsr_session_open(&ses, &s);
+    int err = model_path ? test_open_session(&ses, &s, model_path, NULL, VSR_PRECISION_FP32)
+                         : vsr_session_open(&ses, &s);
     CHECK_MSG(err == 0, "open %s: %s", model_path ? model_path : "(shared)", vsr_last_error());
     return ses;
 }
@@ -159,13 +157,8 @@ static void test_parallel_equals_serial(void)
         vsr_session_close(&par[i].ses);
 
     /* one model, loaded once, shared by three sessions in three threads */
-    vsr_session_settings ls;
-    vsr_session_settings_default(&ls);
-    ls.model_path = tiny;
-    ls.precision = VSR_PRECISION_FP32;
-    ls.threads = 1;
     vsr_model *m = NULL;
-    CHECK_MSG(vsr_model_load(&m, &ls) == 0, "%s", vsr_last_error());
+    CHECK_MSG(test_open_model(&m, tiny, NULL, VSR_PRECISION_FP32) == 0, "%s", vsr_last_error());
     job shared[NT];
     memset(shared, 0, sizeof(shared));
     for (int i = 0; m && i < NT; i++) {
@@ -175,7 +168,7 @@ static void test_parallel_equals_serial(void)
         shared[i].max_frames = clip_frames;
     }
     /* the caller's reference can go at once: the sessions hold theirs */
-    vsr_model_unload(&m);
+    vsr_model_unref(&m);
     if (shared[0].ses && shared[1].ses && shared[2].ses) {
         run_parallel(shared, NT);
         check_jobs("shared model", shared, NT, want);
@@ -339,6 +332,7 @@ int main(void)
         return 1;
     }
     vsr_log_set_level(VSR_LOG_ERROR);
+    CHECK(test_set_threads(1) == 0);
     test_parallel_equals_serial();
     test_shared_tracker();
     char cmd[300];

@@ -12,6 +12,9 @@
  *  - precision: fp16 on the CPU loads as fp32 with one logged notice; auto
  *    on a CPU without avx512_bf16/amx_bf16 is fp32 (decided from
  *    /proc/cpuinfo here); bf16 runs and stays close to fp32;
+ *  - process settings (threads, TF32, cuDNN benchmark) are set and read
+ *    process-wide; a session opened before a configure reports the thread
+ *    count in force (not a copy from its model's load);
  *  - one loaded model shared by two sessions gives the same output as a
  *    session with its own model; unloading the caller's reference while
  *    sessions are open keeps the model usable for them.
@@ -40,15 +43,14 @@ static int count_substr(const char *hay, const char *needle)
 
 /* ---- helpers ---- */
 
-static int load(vsr_model **m, const char *path, const char *device, vsr_precision p, int threads)
+static int load(vsr_model **m, const char *path, const char *device, vsr_precision p)
 {
-    vsr_session_settings s;
-    vsr_session_settings_default(&s);
-    s.model_path = path;
+    vsr_model_settings s;
+    vsr_model_settings_default(&s);
+    s.path = path;
     s.device = device;
     s.precision = p;
-    s.threads = threads;
-    return vsr_model_load(m, &s);
+    return vsr_model_open(m, &s);
 }
 
 static vsr_frame *pattern_frame(int w, int h, int seed)
@@ -138,7 +140,7 @@ static void test_cards(void)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *path = cases[i].file ? test_model(cases[i].file) : test_real_model();
         vsr_model *m = NULL;
-        int err = load(&m, path, "cpu", VSR_PRECISION_FP32, 1);
+        int err = load(&m, path, "cpu", VSR_PRECISION_FP32);
         CHECK_MSG(err == 0 && m, "load %s: %s", path, vsr_last_error());
         if (!m)
             continue;
@@ -158,6 +160,7 @@ static void test_cards(void)
                       c.size_multiple == cases[i].size_multiple,
                   "%s: rf %d/%d multiple %d", cases[i].name, c.rf_spatial, c.rf_temporal, c.size_multiple);
         CHECK_MSG(!strcmp(c.license, cases[i].license), "%s: license '%s'", cases[i].name, c.license);
+        CHECK_EQ_INT(c.global_pool, 0);
         fprintf(stderr, "  %-24s x%d frames_in %d%s %s rf %d/%d multiple %d %s\n", c.name, c.scale, c.frames_in,
                 c.center_only ? " (centre)" : "", c.layout == VSR_LAYOUT_NCHW ? "NCHW" : "NTCHW", c.rf_spatial,
                 c.rf_temporal, c.size_multiple, c.license);
@@ -170,7 +173,7 @@ static void test_cards(void)
         vsr_model_card c2 = {.size = sizeof(c2)};
         CHECK(ses && vsr_session_get_card(ses, &c2) == 0 && !memcmp(&c, &c2, sizeof(c)));
         vsr_session_close(&ses);
-        vsr_model_unload(&m);
+        vsr_model_unref(&m);
         CHECK(m == NULL);
     }
 }
@@ -178,7 +181,7 @@ static void test_cards(void)
 static void test_wrong_shape(void)
 {
     vsr_model *m = NULL;
-    int err = load(&m, test_model("wrong-shape-x2.pt"), "cpu", VSR_PRECISION_FP32, 1);
+    int err = load(&m, test_model("wrong-shape-x2.pt"), "cpu", VSR_PRECISION_FP32);
     const char *msg = vsr_last_error();
     fprintf(stderr, "  wrong-shape-x2.pt -> %s: %s\n", vsr_strerror(err), msg);
     CHECK_MSG(err == VSR_ERROR_MODEL_RUN && !m, "wrong-shape: got %s", vsr_strerror(err));
@@ -186,14 +189,7 @@ static void test_wrong_shape(void)
     CHECK_MSG(strstr(msg, "1x3x128x128") && strstr(msg, "1x3x192x192") && strstr(msg, "1x3x64x64"),
               "message does not name the shapes: %s", msg);
     CHECK(strstr(msg, "wrong-shape-x2") != NULL);
-    /* through vsr_session_open too */
-    vsr_session_settings s;
-    vsr_session_settings_default(&s);
-    s.model_path = test_model("wrong-shape-x2.pt");
-    s.precision = VSR_PRECISION_FP32;
-    vsr_session *ses = NULL;
-    CHECK(vsr_session_open(&ses, &s) == VSR_ERROR_MODEL_RUN && !ses);
-    vsr_model_unload(&m);
+    vsr_model_unref(&m);
 }
 
 static void test_bad_models(void)
@@ -216,7 +212,7 @@ static void test_bad_models(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         vsr_model *m = (vsr_model *)(uintptr_t)1;
-        int err = load(&m, cases[i].path, "cpu", VSR_PRECISION_FP32, 1);
+        int err = load(&m, cases[i].path, "cpu", VSR_PRECISION_FP32);
         const char *msg = vsr_last_error();
         fprintf(stderr, "  %-20s -> %s: %s\n", strrchr(cases[i].path, '/') + 1, vsr_strerror(err), msg);
         CHECK_MSG(err == VSR_ERROR_MODEL, "%s: got %s", cases[i].path, vsr_strerror(err));
@@ -228,7 +224,7 @@ static void test_bad_models(void)
         CHECK(strlen(msg) > strlen(cases[i].path) + 10);
     }
     /* the missing file says so */
-    load(&(vsr_model *){NULL}, dir_pt, "cpu", VSR_PRECISION_FP32, 1);
+    load(&(vsr_model *){NULL}, dir_pt, "cpu", VSR_PRECISION_FP32);
     const char *msg = vsr_last_error();
     CHECK_MSG(strstr(msg, "No such file") || strstr(msg, "no such file") || strstr(msg, "not found") ||
                   strstr(msg, "does not exist") || strstr(msg, "cannot open") || strstr(msg, "open file failed"),
@@ -237,11 +233,20 @@ static void test_bad_models(void)
 
     /* settings errors */
     vsr_model *m = NULL;
-    CHECK(vsr_model_load(&m, NULL) == VSR_EINVAL && !m);
-    CHECK(load(&m, NULL, "cpu", VSR_PRECISION_FP32, 1) == VSR_EINVAL && !m);
-    CHECK(load(&m, "", "cpu", VSR_PRECISION_FP32, 1) == VSR_EINVAL && !m);
-    CHECK(load(&m, test_model("tiny-x2.pt"), "cpu", (vsr_precision)7, 1) == VSR_EINVAL && !m);
-    CHECK(load(&m, test_model("tiny-x2.pt"), "cpu", VSR_PRECISION_FP32, -1) == VSR_EINVAL && !m);
+    CHECK(vsr_model_open(&m, NULL) == VSR_EINVAL && !m);
+    CHECK(load(&m, NULL, "cpu", VSR_PRECISION_FP32) == VSR_EINVAL && !m);
+    CHECK(load(&m, "", "cpu", VSR_PRECISION_FP32) == VSR_EINVAL && !m);
+    CHECK(load(&m, test_model("tiny-x2.pt"), "cpu", (vsr_precision)7) == VSR_EINVAL && !m);
+    vsr_model_settings ms;
+    vsr_model_settings_default(&ms);
+    ms.path = test_model("tiny-x2.pt");
+    ms.cuda_graph = 2;
+    CHECK(vsr_model_open(&m, &ms) == VSR_EINVAL && !m);
+    /* a session needs a model */
+    vsr_session_settings ss;
+    vsr_session_settings_default(&ss);
+    vsr_session *ses = NULL;
+    CHECK(vsr_session_open(&ses, &ss) == VSR_EINVAL && !ses && strstr(vsr_last_error(), "model"));
 }
 
 static void test_devices(void)
@@ -251,30 +256,27 @@ static void test_devices(void)
     for (size_t i = 0; i < 3; i++) {
         for (int p = 0; p < 2; p++) {
             vsr_model *m = NULL;
-            int err = load(&m, tiny, cuda[i], p ? VSR_PRECISION_FP32 : VSR_PRECISION_AUTO, 1);
+            int err = load(&m, tiny, cuda[i], p ? VSR_PRECISION_FP32 : VSR_PRECISION_AUTO);
             const char *msg = vsr_last_error();
             if (!p)
                 fprintf(stderr, "  device %-7s -> %s: %s\n", cuda[i], vsr_strerror(err), msg);
             CHECK_MSG(err == VSR_ERROR_DEVICE && !m, "device %s: got %s", cuda[i], vsr_strerror(err));
             CHECK_MSG(strstr(msg, "no CUDA device") && strstr(msg, cuda[i]), "device %s: message %s", cuda[i], msg);
-            vsr_model_unload(&m);
+            vsr_model_unref(&m);
         }
     }
     const char *bad[] = {"tpu", "cuda:x", "CPU0", "cuda:-1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         vsr_model *m = NULL;
-        int err = load(&m, tiny, bad[i], VSR_PRECISION_FP32, 1);
+        int err = load(&m, tiny, bad[i], VSR_PRECISION_FP32);
         CHECK_MSG(err == VSR_EINVAL && !m, "device %s: got %s (%s)", bad[i], vsr_strerror(err), vsr_last_error());
         CHECK_MSG(strstr(vsr_last_error(), bad[i]), "device %s: message %s", bad[i], vsr_last_error());
     }
     /* "auto" without a GPU: the CPU (and fp32 for auto precision) */
     vsr_session_settings s;
     vsr_session_settings_default(&s);
-    s.model_path = tiny;
-    s.device = "auto";
-    s.threads = 1;
     vsr_session *ses = NULL;
-    CHECK_MSG(vsr_session_open(&ses, &s) == 0, "auto device: %s", vsr_last_error());
+    CHECK_MSG(test_open_session(&ses, &s, tiny, "auto", VSR_PRECISION_AUTO) == 0, "auto device: %s", vsr_last_error());
     vsr_session_info info = {.size = sizeof(info)};
     CHECK(ses && vsr_session_get_info(ses, &info) == 0);
     CHECK_MSG(!strcmp(info.device, "cpu") && info.precision == VSR_PRECISION_FP32, "auto: %s %s", info.device,
@@ -307,11 +309,8 @@ static void test_precision(void)
     test_log_clear();
     vsr_session_settings s;
     vsr_session_settings_default(&s);
-    s.model_path = tiny;
-    s.precision = VSR_PRECISION_FP16;
-    s.threads = 1;
     vsr_session *ses = NULL;
-    CHECK_MSG(vsr_session_open(&ses, &s) == 0, "fp16 on cpu: %s", vsr_last_error());
+    CHECK_MSG(test_open_session(&ses, &s, tiny, NULL, VSR_PRECISION_FP16) == 0, "fp16 on cpu: %s", vsr_last_error());
     vsr_session_info info = {.size = sizeof(info)};
     CHECK(ses && vsr_session_get_info(ses, &info) == 0);
     CHECK_MSG(info.precision == VSR_PRECISION_FP32, "fp16 on cpu runs as %s", vsr_precision_name(info.precision));
@@ -323,9 +322,8 @@ static void test_precision(void)
 
     /* auto: bf16 only on CPUs that run it fast */
     int bf16_hw = cpu_has_flag("avx512_bf16") || cpu_has_flag("amx_bf16");
-    s.precision = VSR_PRECISION_AUTO;
     test_log_clear();
-    CHECK_MSG(vsr_session_open(&ses, &s) == 0, "auto: %s", vsr_last_error());
+    CHECK_MSG(test_open_session(&ses, &s, tiny, NULL, VSR_PRECISION_AUTO) == 0, "auto: %s", vsr_last_error());
     CHECK(ses && vsr_session_get_info(ses, &info) == 0);
     fprintf(stderr, "  auto precision (avx512_bf16/amx_bf16: %s) -> %s\n", bf16_hw ? "yes" : "no",
             vsr_precision_name(info.precision));
@@ -349,12 +347,10 @@ static void test_precision(void)
 
     /* explicit bf16: runs, reports bf16, and stays close to fp32 */
     vsr_frame *o32[2] = {0}, *o16[2] = {0};
-    s.precision = VSR_PRECISION_FP32;
-    CHECK(vsr_session_open(&ses, &s) == 0);
+    CHECK(test_open_session(&ses, &s, tiny, NULL, VSR_PRECISION_FP32) == 0);
     CHECK(ses && run_frames(ses, 2, 24, 16, o32) == 2);
     vsr_session_close(&ses);
-    s.precision = VSR_PRECISION_BF16;
-    int err = vsr_session_open(&ses, &s);
+    int err = test_open_session(&ses, &s, tiny, NULL, VSR_PRECISION_BF16);
     CHECK_MSG(err == 0, "bf16: %s", vsr_last_error());
     if (ses) {
         CHECK(vsr_session_get_info(ses, &info) == 0 && info.precision == VSR_PRECISION_BF16);
@@ -372,33 +368,90 @@ static void test_precision(void)
     vsr_session_close(&ses);
 }
 
-static void test_shared_and_refcount(void)
+/* Process-wide settings are process-level calls; what a session reports
+ * is read when asked, so a configure after the session opened shows. */
+static void test_process_settings(void)
 {
-    const char *model = test_model("spatial-rf4-x2.pt");
     vsr_model *m = NULL;
-    CHECK_MSG(load(&m, model, "cpu", VSR_PRECISION_FP32, 1) == 0, "%s", vsr_last_error());
+    CHECK_MSG(load(&m, test_model("tiny-x2.pt"), "cpu", VSR_PRECISION_FP32) == 0, "%s", vsr_last_error());
     if (!m)
         return;
     vsr_session_settings s;
     vsr_session_settings_default(&s);
     s.model = m;
-    /* these are taken from the model and ignored */
-    s.model_path = "/nonexistent/ignored.pt";
-    s.device = "cuda:7";
+    vsr_session *ses = NULL;
+    CHECK(vsr_session_open(&ses, &s) == 0);
+    vsr_model_info mi = {.size = sizeof(mi)};
+    CHECK(vsr_model_get_info(m, &mi) == 0 && mi.size == sizeof(mi));
+    CHECK_MSG(!strcmp(mi.device, "cpu") && mi.precision == VSR_PRECISION_FP32 && mi.bytes_per_pixel > 0 &&
+                  mi.ns_per_pixel > 0,
+              "model info: %s %s %g bytes/px %g ns/px", mi.device, vsr_precision_name(mi.precision),
+              mi.bytes_per_pixel, mi.ns_per_pixel);
+    const int counts[] = {2, 1};
+    for (int k = 0; k < 2; k++) {
+        vsr_process_settings p;
+        vsr_process_settings_default(&p);
+        CHECK(p.size == sizeof(p) && p.threads == 0 && p.cuda_tf32 == 0 && p.cudnn_benchmark == 1);
+        p.threads = counts[k];
+        p.cuda_tf32 = k == 0;
+        p.cudnn_benchmark = k == 0;
+        CHECK_MSG(vsr_process_configure(&p) == 0, "%s", vsr_last_error());
+        vsr_process_settings now = {.size = sizeof(now)};
+        CHECK(vsr_process_get_settings(&now) == 0);
+        CHECK_MSG(now.threads == counts[k] && now.cuda_tf32 == (k == 0) && now.cudnn_benchmark == (k == 0),
+                  "in force: threads %d tf32 %d cudnn_benchmark %d", now.threads, now.cuda_tf32,
+                  now.cudnn_benchmark);
+        vsr_session_info info = {.size = sizeof(info)};
+        CHECK(ses && vsr_session_get_info(ses, &info) == 0);
+        CHECK_MSG(info.threads == counts[k], "session opened before the configure reports %d threads, not %d",
+                  info.threads, counts[k]);
+        /* the model opened before keeps working */
+        vsr_frame *o[1] = {0};
+        CHECK(ses && run_frames(ses, 1, 16, 8, o) == 1);
+        vsr_frame_unref(&o[0]);
+    }
+    /* refused: out of range, mis-sized */
+    vsr_process_settings p;
+    vsr_process_settings_default(&p);
+    p.threads = -1;
+    CHECK(vsr_process_configure(&p) == VSR_EINVAL);
+    vsr_process_settings_default(&p);
+    p.cuda_tf32 = 2;
+    CHECK(vsr_process_configure(&p) == VSR_EINVAL);
+    vsr_process_settings_default(&p);
+    p.size = 0;
+    CHECK(vsr_process_configure(&p) == VSR_EINVAL);
+    CHECK(vsr_process_configure(NULL) == VSR_EINVAL);
+    vsr_process_settings now = {.size = 0};
+    CHECK(vsr_process_get_settings(&now) == VSR_EINVAL);
+    /* still one thread from the last good call */
+    now.size = sizeof(now);
+    CHECK(vsr_process_get_settings(&now) == 0 && now.threads == 1);
+    vsr_session_close(&ses);
+    vsr_model_unref(&m);
+}
+
+static void test_shared_and_refcount(void)
+{
+    const char *model = test_model("spatial-rf4-x2.pt");
+    vsr_model *m = NULL;
+    CHECK_MSG(load(&m, model, "cpu", VSR_PRECISION_FP32) == 0, "%s", vsr_last_error());
+    if (!m)
+        return;
+    vsr_session_settings s;
+    vsr_session_settings_default(&s);
+    s.model = m;
     vsr_session *a = NULL, *b = NULL, *own = NULL;
     CHECK_MSG(vsr_session_open(&a, &s) == 0, "shared a: %s", vsr_last_error());
     CHECK_MSG(vsr_session_open(&b, &s) == 0, "shared b: %s", vsr_last_error());
     vsr_session_settings so;
     vsr_session_settings_default(&so);
-    so.model_path = model;
-    so.precision = VSR_PRECISION_FP32;
-    so.threads = 1;
-    CHECK(vsr_session_open(&own, &so) == 0);
+    CHECK(test_open_session(&own, &so, model, NULL, VSR_PRECISION_FP32) == 0);
     if (!a || !b || !own) {
         vsr_session_close(&a);
         vsr_session_close(&b);
         vsr_session_close(&own);
-        vsr_model_unload(&m);
+        vsr_model_unref(&m);
         return;
     }
     vsr_session_info ia = {.size = sizeof(ia)};
@@ -419,9 +472,9 @@ static void test_shared_and_refcount(void)
     }
 
     /* the caller's reference goes; the sessions keep theirs */
-    vsr_model_unload(&m);
+    vsr_model_unref(&m);
     CHECK(m == NULL);
-    vsr_model_unload(&m); /* &NULL is fine */
+    vsr_model_unref(&m); /* &NULL is fine */
     CHECK_EQ_INT(run_frames(a, N, 40, 28, oa), N);
     vsr_session_close(&a);
     CHECK_EQ_INT(run_frames(b, N, 40, 28, ob), N);
@@ -448,11 +501,13 @@ int main(void)
     }
     vsr_log_set_level(VSR_LOG_WARNING);
     vsr_log_set_callback(test_log_cb, NULL);
+    CHECK(test_set_threads(1) == 0);
     test_cards();
     test_wrong_shape();
     test_bad_models();
     test_devices();
     test_precision();
+    test_process_settings();
     test_shared_and_refcount();
     vsr_log_set_callback(NULL, NULL);
     rmdir(tmpdir);

@@ -180,6 +180,17 @@ static void test_defaults(void)
     CHECK_EQ_INT(card.rf_temporal, 0);
     CHECK_EQ_INT(card.size_multiple, 1);
     CHECK(strcmp(card.license, "") == 0);
+    CHECK_EQ_INT(card.global_pool, 0);
+
+    /* global_pool: a network that pools over the whole frame says so */
+    kv pool[] = {{"global_pool", "true"}};
+    char *tp = card_with(pool, 1);
+    CHECK(parse(tp, &card, err, sizeof(err)) == 0 && card.global_pool == 1);
+    free(tp);
+    kv nopool[] = {{"global_pool", "false"}};
+    tp = card_with(nopool, 1);
+    CHECK(parse(tp, &card, err, sizeof(err)) == 0 && card.global_pool == 0);
+    free(tp);
 
     /* An empty receptive_field object gives zeros too. */
     kv rf[] = {{"receptive_field", "{}"}};
@@ -303,6 +314,8 @@ static void test_errors(void)
     FAIL1("license", "5", "'license' must be a string of 0 to 31 bytes without control characters, got 5");
     FAIL1("license", "\"This license name is far too long\"", "(too long)");
     FAIL1("license", "\"ab\\u0001\"", "(has control characters)");
+    FAIL1("global_pool", "1", "'global_pool' must be true or false, got 1");
+    FAIL1("global_pool", "\"yes\"", "'global_pool' must be true or false, got the string \"yes\"");
 
     /* A long string value is quoted shortened, at a character boundary. */
     FAIL1("layout", "\"\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
@@ -377,8 +390,9 @@ static void test_consistency(void)
     free(t);
 }
 
-/* A caller built against an older header passes a smaller struct: only the
- * fields it has are written; the bytes after it are left alone. */
+/* A caller built against an older header passes a smaller struct: at most
+ * its size is written (a field cut by the size gets its first bytes); the
+ * bytes after it are left alone; the size field tells how much was filled. */
 static void test_struct_size(void)
 {
     size_t sizes[] = {
@@ -398,9 +412,7 @@ static void test_struct_size(void)
         int r = vsri_card_parse(real_card, strlen(real_card), card, err, sizeof(err));
         CHECK_MSG(r == 0, "size %zu: %s", sizes[i], err);
         CHECK_EQ_INT(card->size, sizes[i]);
-        size_t known = sizes[i] == offsetof(vsr_model_card, rf_spatial) + 2
-                           ? offsetof(vsr_model_card, rf_spatial)
-                           : sizes[i];
+        size_t known = sizes[i];
         int untouched = 1;
         for (size_t b = known; b < sizeof(buf); b++)
             if (buf[b] != 0xEE)
@@ -418,14 +430,22 @@ static void test_struct_size(void)
         }
     }
 
-    /* A size larger than this libvsr knows: the known fields are filled. */
+    /* A size larger than this libvsr knows: the known fields are filled,
+     * the rest of the caller's struct zeroed, and the size says how much
+     * was filled. */
     unsigned char big[sizeof(vsr_model_card) + 64];
     memset(big, 0xEE, sizeof(big));
     vsr_model_card *card = (vsr_model_card *)(void *)big;
-    card->size = sizeof(big);
+    card->size = sizeof(big) - 16;
     CHECK(vsri_card_parse(real_card, strlen(real_card), card, NULL, 0) == 0);
     CHECK_EQ_INT(card->rf_spatial, 20);
-    CHECK(big[sizeof(vsr_model_card)] == 0xEE);
+    CHECK_EQ_INT(card->size, sizeof(vsr_model_card));
+    for (size_t b = sizeof(vsr_model_card); b < sizeof(big); b++)
+        CHECK(big[b] == (b < sizeof(big) - 16 ? 0 : 0xEE));
+    /* no size: refused, nothing written */
+    memset(big, 0xEE, sizeof(big));
+    card->size = 0;
+    CHECK(vsri_card_parse(real_card, strlen(real_card), card, NULL, 0) == VSR_EINVAL && big[4] == 0xEE);
 }
 
 int main(void)

@@ -2,8 +2,10 @@
  * vsr_upscale_file end to end through the public API:
  *  - pipelined and serial runs give bit-identical output (CPU fp32, FFV1)
  *    for clips of 1 frame, a partial batch, and more;
- *  - with a deliberately slow encoder the frames in flight stay within the
- *    bound the queue depth sets (and would not without it);
+ *  - with a deliberately slow encode stage (a progress callback that
+ *    sleeps: it runs on the encoding thread after each frame) the frames in
+ *    flight stay within the bound the queue depth sets (and would not
+ *    without it);
  *  - a progress callback that cancels at frame k leaves an output of
  *    exactly k frames that decodes;
  *  - a run's failure (bad model at run time) comes back with the model's
@@ -33,19 +35,16 @@ static vsr_session *open_session(const char *model, int batch, vsr_tracker *tr)
 {
     vsr_session_settings s;
     vsr_session_settings_default(&s);
-    s.model_path = model;
-    s.precision = VSR_PRECISION_FP32;
-    s.threads = 1;
     s.batch = batch;
     s.tracker = tr;
     vsr_session *ses = NULL;
-    int err = vsr_session_open(&ses, &s);
+    int err = test_open_session(&ses, &s, model, NULL, VSR_PRECISION_FP32);
     CHECK_MSG(err == 0, "open %s: %s", model, vsr_last_error());
     return ses;
 }
 
 static int run(vsr_session *ses, const char *in, const char *out, int pipelined, int64_t max_frames,
-               int queue_depth, int delay_us, vsr_run_result *res)
+               int queue_depth, vsr_run_result *res)
 {
     vsr_input_settings is;
     vsr_input_settings_default(&is);
@@ -59,7 +58,6 @@ static int run(vsr_session *ses, const char *in, const char *out, int pipelined,
     rs.output = &os;
     rs.pipelined = pipelined;
     rs.queue_depth = queue_depth;
-    rs.test_encode_delay_us = delay_us;
     memset(res, 0, sizeof(*res));
     res->size = sizeof(*res);
     return vsr_upscale_file(ses, in, out, &rs, res);
@@ -82,8 +80,8 @@ static void test_pipelined_equals_serial(void)
         if (!ses)
             continue;
         vsr_run_result rp, rs;
-        int e1 = run(ses, clip, tmp_file("pipelined.mkv"), 1, cases[i].frames, 4, 0, &rp);
-        int e2 = run(ses, clip, tmp_file("serial.mkv"), 0, cases[i].frames, 4, 0, &rs);
+        int e1 = run(ses, clip, tmp_file("pipelined.mkv"), 1, cases[i].frames, 4, &rp);
+        int e2 = run(ses, clip, tmp_file("serial.mkv"), 0, cases[i].frames, 4, &rs);
         CHECK_MSG(e1 == 0 && e2 == 0, "case %zu: %s", i, vsr_last_error());
         CHECK_EQ_INT(rp.frames_written, cases[i].frames);
         CHECK_EQ_INT(rs.frames_written, cases[i].frames);
@@ -94,16 +92,32 @@ static void test_pipelined_equals_serial(void)
     }
 }
 
+/* Called on the encoding thread after each frame is written. */
+static int slow_progress(void *user, const vsr_progress *p)
+{
+    (void)user;
+    (void)p;
+    usleep(20000);
+    return 0;
+}
+
 static void test_queue_bound_with_slow_encoder(void)
 {
     const char *tiny = test_path("VSR_TEST_MODELS", "tiny-x2.pt");
     const char *clip = test_path("VSR_TEST_DATA", "long_120.mkv");
-    vsr_session *ses = open_session(tiny, 1, NULL);
+    vsr_tracker_settings ts;
+    vsr_tracker_settings_default(&ts);
+    ts.sampler_interval_ms = 0;
+    vsr_tracker *tr = NULL;
+    CHECK(vsr_tracker_open(&tr, &ts) == 0);
+    vsr_tracker_set_progress_callback(tr, slow_progress, NULL);
+    vsr_session *ses = open_session(tiny, 1, tr);
+    vsr_tracker_unref(&tr); /* the session holds its own reference */
     if (!ses)
         return;
     for (int depth = 1; depth <= 4; depth *= 2) {
         vsr_run_result r;
-        int e = run(ses, clip, tmp_file("slow.mkv"), 1, 60, depth, 20000, &r);
+        int e = run(ses, clip, tmp_file("slow.mkv"), 1, 60, depth, &r);
         CHECK_MSG(e == 0, "%s", vsr_last_error());
         /* each of the three queues holds `depth`; each of the four stages
          * one frame in hand, the session one batch (1) */
@@ -147,7 +161,7 @@ static void test_cancel_from_callback(void)
         }
         vsr_run_result r;
         const char *out = tmp_file("cancelled.mkv");
-        int e = run(ses, clip, out, pipelined, 0, 4, 0, &r);
+        int e = run(ses, clip, out, pipelined, 0, 4, &r);
         CHECK_MSG(e == VSR_ERROR_CANCELLED, "got %s: %s", vsr_strerror(e), vsr_last_error());
         CHECK_EQ_INT(r.frames_written, 17);
         CHECK(r.cancelled);
@@ -178,7 +192,7 @@ static void test_model_failure_mid_run(void)
             return;
         vsr_run_result r;
         const char *out = tmp_file("failed.mkv");
-        int e = run(ses, clip, out, pipelined, 20, 4, 0, &r);
+        int e = run(ses, clip, out, pipelined, 20, 4, &r);
         CHECK_MSG(e == VSR_ERROR_MODEL_RUN, "got %s", vsr_strerror(e));
         CHECK_MSG(strstr(vsr_last_error(), "deliberate failure") != NULL, "message: %s", vsr_last_error());
         CHECK(access(out, F_OK) != 0);
@@ -197,6 +211,7 @@ int main(void)
         return 1;
     }
     vsr_log_set_level(VSR_LOG_ERROR);
+    CHECK(test_set_threads(1) == 0);
     test_pipelined_equals_serial();
     test_queue_bound_with_slow_encoder();
     test_cancel_from_callback();

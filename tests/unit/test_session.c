@@ -36,6 +36,7 @@
 
 #include "libvsr/vsr.h"
 #include "testutil.h"
+#include "testvsr.h"
 
 /* ---- per-session log capture ---- */
 
@@ -109,10 +110,7 @@ static vsr_session *open_ses(const char *model, vsr_model *shared, int chunk, in
 {
     vsr_session_settings s;
     vsr_session_settings_default(&s);
-    s.model_path = model;
     s.model = shared;
-    s.precision = VSR_PRECISION_FP32;
-    s.threads = 1;
     s.chunk = chunk;
     s.overlap = overlap;
     s.tile = tile;
@@ -121,7 +119,7 @@ static vsr_session *open_ses(const char *model, vsr_model *shared, int chunk, in
     s.mem_limit = mem_limit;
     s.log_callback = slog_cb;
     vsr_session *ses = NULL;
-    int err = vsr_session_open(&ses, &s);
+    int err = model ? test_open_session(&ses, &s, model, NULL, VSR_PRECISION_FP32) : vsr_session_open(&ses, &s);
     CHECK_MSG(err == 0, "open %s (chunk %d overlap %d tile %d pad %d): %s", model ? model : "(shared)", chunk,
               overlap, tile, pad, vsr_last_error());
     return ses;
@@ -703,15 +701,10 @@ static void test_temporal_chunks(void)
     int have = decode_clip("long_120.mkv", MAXL, clip);
     CHECK(have == MAXL);
     vsr_model *m = NULL;
-    vsr_session_settings ls;
-    vsr_session_settings_default(&ls);
-    ls.model_path = test_model("temporal-r2-x2.pt");
-    ls.precision = VSR_PRECISION_FP32;
-    ls.threads = 1;
-    CHECK_MSG(vsr_model_load(&m, &ls) == 0, "%s", vsr_last_error());
+    CHECK_MSG(test_open_model(&m, test_model("temporal-r2-x2.pt"), NULL, VSR_PRECISION_FP32) == 0, "%s", vsr_last_error());
     if (!m || have != MAXL) {
         unref_all(clip, MAXL);
-        vsr_model_unload(&m);
+        vsr_model_unref(&m);
         return;
     }
     /* whole-clip references, by length */
@@ -779,7 +772,7 @@ static void test_temporal_chunks(void)
         if (have_ref[L])
             unref_all(ref[L], L);
     unref_all(clip, MAXL);
-    vsr_model_unload(&m);
+    vsr_model_unref(&m);
 }
 
 /* ------------------------------------------------------------------ */
@@ -848,12 +841,7 @@ static void test_tiles(const char *model, int rf, int nframes, int tile)
     int n = decode_clip("real_h264.mp4", nframes, clip);
     CHECK(n == nframes);
     vsr_model *m = NULL;
-    vsr_session_settings ls;
-    vsr_session_settings_default(&ls);
-    ls.model_path = model;
-    ls.precision = VSR_PRECISION_FP32;
-    ls.threads = 1;
-    CHECK_MSG(vsr_model_load(&m, &ls) == 0, "%s", vsr_last_error());
+    CHECK_MSG(test_open_model(&m, model, NULL, VSR_PRECISION_FP32) == 0, "%s", vsr_last_error());
     const char *name = strrchr(model, '/') + 1;
     vsr_frame *ref[2] = {0}, *out[2] = {0};
     vsr_session *ses = m ? open_ses(NULL, m, VSR_AUTO, VSR_AUTO, 0, VSR_AUTO, 0, 0) : NULL;
@@ -861,7 +849,7 @@ static void test_tiles(const char *model, int rf, int nframes, int tile)
     vsr_session_close(&ses);
     if (!have_ref) {
         unref_all(clip, 2);
-        vsr_model_unload(&m);
+        vsr_model_unref(&m);
         return;
     }
     const struct {
@@ -893,7 +881,7 @@ static void test_tiles(const char *model, int rf, int nframes, int tile)
     }
     unref_all(ref, 2);
     unref_all(clip, 2);
-    vsr_model_unload(&m);
+    vsr_model_unref(&m);
 }
 
 static void test_memory_limit(void)
@@ -901,12 +889,7 @@ static void test_memory_limit(void)
     vsr_frame *clip[2] = {0};
     int n = decode_clip("real_h264.mp4", 2, clip);
     vsr_model *m = NULL;
-    vsr_session_settings ls;
-    vsr_session_settings_default(&ls);
-    ls.model_path = test_model("spatial-rf4-x2.pt");
-    ls.precision = VSR_PRECISION_FP32;
-    ls.threads = 1;
-    CHECK_MSG(vsr_model_load(&m, &ls) == 0, "%s", vsr_last_error());
+    CHECK_MSG(test_open_model(&m, test_model("spatial-rf4-x2.pt"), NULL, VSR_PRECISION_FP32) == 0, "%s", vsr_last_error());
     vsr_frame *ref[2] = {0}, *out[2] = {0};
     vsr_session *ses = m ? open_ses(NULL, m, VSR_AUTO, VSR_AUTO, 0, VSR_AUTO, 0, 0) : NULL;
     int have_ref = ses && n == 2 && run_clip(ses, clip, 2, ref, "untiled");
@@ -919,7 +902,7 @@ static void test_memory_limit(void)
     vsr_session_close(&ses);
     if (!have_ref) {
         unref_all(clip, 2);
-        vsr_model_unload(&m);
+        vsr_model_unref(&m);
         return;
     }
     /* from plenty down to too little: whole frames, then smaller and smaller tiles, then a clean refusal */
@@ -970,12 +953,8 @@ static void test_memory_limit(void)
     /* "auto" settings, resolved with the first frame */
     vsr_session_settings s;
     vsr_session_settings_default(&s);
-    s.model_path = test_model("temporal-r2-x2.pt");
-    s.precision = VSR_PRECISION_FP32;
-    s.threads = 1;
     s.tile = VSR_AUTO;
-    ses = NULL;
-    CHECK(vsr_session_open(&ses, &s) == 0);
+    CHECK(test_open_session(&ses, &s, test_model("temporal-r2-x2.pt"), NULL, VSR_PRECISION_FP32) == 0);
     if (ses) {
         info.size = sizeof(info);
         vsr_session_get_info(ses, &info);
@@ -998,7 +977,7 @@ static void test_memory_limit(void)
     }
     unref_all(ref, 2);
     unref_all(clip, 2);
-    vsr_model_unload(&m);
+    vsr_model_unref(&m);
 }
 
 static void quiet_cb(void *user, int level, const char *msg)
@@ -1013,6 +992,7 @@ int main(void)
     /* warnings reach the sessions' own sinks; the global one keeps quiet */
     vsr_log_set_level(VSR_LOG_WARNING);
     vsr_log_set_callback(quiet_cb, NULL);
+    CHECK(test_set_threads(1) == 0);
     test_contract();
     test_wrapped();
     test_tiny_arithmetic();

@@ -46,6 +46,46 @@ static inline int64_t test_compare_videos(const char *a, const char *b)
     return n;
 }
 
+/* Intra-op threads for the whole test program (process-wide, as in
+ * libvsr): one thread keeps the tests' results and load independent of
+ * the machine. */
+static inline int test_set_threads(int n)
+{
+    vsr_process_settings p;
+    vsr_process_settings_default(&p);
+    p.threads = n;
+    return vsr_process_configure(&p);
+}
+
+/* Open a model (device NULL = the CPU). Returns vsr_model_open()'s code. */
+static inline int test_open_model(vsr_model **m, const char *path, const char *device, vsr_precision p)
+{
+    vsr_model_settings ms;
+    vsr_model_settings_default(&ms);
+    ms.path = path;
+    if (device)
+        ms.device = device;
+    ms.precision = p;
+    return vsr_model_open(m, &ms);
+}
+
+/* Open a session with settings s on a model opened from path just for it
+ * (the session holds the model's only reference). Returns the first error. */
+static inline int test_open_session(vsr_session **ses, vsr_session_settings *s, const char *path,
+                                    const char *device, vsr_precision p)
+{
+    *ses = NULL;
+    vsr_model *m = NULL;
+    int err = test_open_model(&m, path, device, p);
+    if (err < 0)
+        return err;
+    s->model = m;
+    err = vsr_session_open(ses, s);
+    s->model = NULL;
+    vsr_model_unref(&m);
+    return err;
+}
+
 /* Warnings and errors the library logs, collected for checks on them. */
 static pthread_mutex_t test_log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char test_log[16384];
