@@ -48,6 +48,10 @@ void vsri_converter_free(vsri_converter **cv);
  * fields take the defaults of vsri_resolve_colour(); an unset
  * chroma_location means "left". */
 int vsri_convert(vsri_converter *cv, const vsr_frame *src, vsr_frame *dst);
+/* vsr_frame_convert() with the caller's converter: a new frame of format
+ * and size, with src's properties (colour completed as documented there). */
+int vsri_frame_convert(vsri_converter *cv, const vsr_frame *src, vsr_pixfmt format, int width, int height,
+                       vsr_frame **out);
 /* The same on raw AVFrames (used by the encoder for its own frames). */
 int vsri_convert_av(vsri_converter *cv, const AVFrame *src, AVFrame *dst);
 /* The same, always through swscale (for tests and benchmarks that compare

@@ -111,6 +111,25 @@ int vsr_frame_alloc(vsr_frame **out, vsr_pixfmt format, int width, int height)
     return 0;
 }
 
+/* A frame of an FFmpeg format (named by libvsr or not) with its own buffers. */
+static int frame_alloc_av(vsr_frame **out, enum AVPixelFormat avf, int width, int height)
+{
+    *out = NULL;
+    vsr_frame *f = frame_new();
+    if (!f)
+        return VSR_ENOMEM;
+    f->format = vsri_pixfmt_from_av(avf);
+    f->av->format = avf;
+    f->av->width = width;
+    f->av->height = height;
+    if (av_frame_get_buffer(f->av, 0) < 0) {
+        vsr_frame_unref(&f);
+        return VSR_ENOMEM;
+    }
+    *out = f;
+    return 0;
+}
+
 int vsri_frame_wrap_rgbf32(vsr_frame **out, AVBufferRef *buf, float *chw, int width, int height)
 {
     *out = NULL;
@@ -156,7 +175,6 @@ int vsr_frame_wrap(vsr_frame **out, vsr_pixfmt format, int width, int height,
     enum AVPixelFormat avf = vsri_pixfmt_to_av(format);
     if (avf == AV_PIX_FMT_NONE || !data || !linesize)
         return vsri_error(VSR_EINVAL, "vsr_frame_wrap: pixel format %d or planes invalid", (int)format);
-    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(avf);
     int planes = av_pix_fmt_count_planes(avf);
     for (int p = 0; p < planes; p++) {
         if (!data[p] || linesize[p] <= 0 || linesize[p] > INT32_MAX)
@@ -193,7 +211,6 @@ int vsr_frame_wrap(vsr_frame **out, vsr_pixfmt format, int width, int height,
             f->av->linesize[p] = (int)linesize[p];
         }
     }
-    (void)d;
     *out = f;
     return 0;
 }
@@ -304,15 +321,30 @@ int vsr_frame_plane_height(const vsr_frame *f, int plane)
     return plane_dim(f, plane, f->av->height, d ? d->log2_chroma_h : 0);
 }
 
+/* Setters change a frame in place: only its one owner may. */
+static int check_settable(const vsr_frame *f, const char *what)
+{
+    if (!f)
+        return vsri_error(VSR_EINVAL, "%s: no frame", what);
+    if (atomic_load_explicit(&f->refs, memory_order_acquire) > 1)
+        return vsri_error(VSR_EINVAL, "frame is shared: %s refused while other references exist "
+                                      "(vsr_frame_make_writable() gives a private copy)",
+                          what);
+    return 0;
+}
+
 int64_t vsr_frame_pts(const vsr_frame *f)
 {
     return f && f->av->pts != AV_NOPTS_VALUE ? f->av->pts : INT64_MIN;
 }
 
-void vsr_frame_set_pts(vsr_frame *f, int64_t pts)
+int vsr_frame_set_pts(vsr_frame *f, int64_t pts)
 {
-    if (f)
-        f->av->pts = pts == INT64_MIN ? AV_NOPTS_VALUE : pts;
+    int err = check_settable(f, "vsr_frame_set_pts");
+    if (err < 0)
+        return err;
+    f->av->pts = pts == INT64_MIN ? AV_NOPTS_VALUE : pts;
+    return 0;
 }
 
 int64_t vsr_frame_duration(const vsr_frame *f)
@@ -320,10 +352,13 @@ int64_t vsr_frame_duration(const vsr_frame *f)
     return f ? f->av->pkt_duration : 0;
 }
 
-void vsr_frame_set_duration(vsr_frame *f, int64_t duration)
+int vsr_frame_set_duration(vsr_frame *f, int64_t duration)
 {
-    if (f)
-        f->av->pkt_duration = duration;
+    int err = check_settable(f, "vsr_frame_set_duration");
+    if (err < 0)
+        return err;
+    f->av->pkt_duration = duration;
+    return 0;
 }
 
 vsr_rational vsr_frame_time_base(const vsr_frame *f)
@@ -331,10 +366,57 @@ vsr_rational vsr_frame_time_base(const vsr_frame *f)
     return f ? f->time_base : (vsr_rational){0, 1};
 }
 
-void vsr_frame_set_time_base(vsr_frame *f, vsr_rational tb)
+int vsr_frame_set_time_base(vsr_frame *f, vsr_rational tb)
 {
-    if (f)
-        f->time_base = tb;
+    int err = check_settable(f, "vsr_frame_set_time_base");
+    if (err < 0)
+        return err;
+    f->time_base = tb;
+    return 0;
+}
+
+int vsr_frame_set_user_data(vsr_frame *f, void *user)
+{
+    int err = check_settable(f, "vsr_frame_set_user_data");
+    if (err < 0)
+        return err;
+    f->user_data = user;
+    return 0;
+}
+
+void *vsr_frame_user_data(const vsr_frame *f)
+{
+    return f ? f->user_data : NULL;
+}
+
+int vsr_frame_is_writable(const vsr_frame *f)
+{
+    /* av_frame_is_writable: every buffer referenced once, none read-only */
+    return f && atomic_load_explicit(&f->refs, memory_order_acquire) == 1 && av_frame_is_writable(f->av) ? 1 : 0;
+}
+
+int vsr_frame_make_writable(vsr_frame **pf)
+{
+    if (!pf || !*pf)
+        return vsri_error(VSR_EINVAL, "vsr_frame_make_writable: no frame");
+    vsr_frame *src = *pf;
+    if (vsr_frame_is_writable(src))
+        return 0;
+    vsr_frame *copy = NULL;
+    int err = src->format == VSR_PIXFMT_RGBF32
+                  ? vsr_frame_alloc(&copy, VSR_PIXFMT_RGBF32, src->av->width, src->av->height)
+                  : frame_alloc_av(&copy, (enum AVPixelFormat)src->av->format, src->av->width, src->av->height);
+    if (err >= 0 && av_frame_copy(copy->av, src->av) < 0)
+        err = vsri_error(VSR_EINVAL, "vsr_frame_make_writable: cannot copy a %s frame", vsr_frame_format_name(src));
+    if (err >= 0)
+        err = vsri_frame_copy_props(copy, src);
+    if (err < 0) {
+        vsr_frame_unref(&copy);
+        return err;
+    }
+    vsr_frame_unref(pf);
+    *pf = copy;
+    return 0;
 }
 
 void vsr_frame_get_colour(const vsr_frame *f, vsr_colour *c)
@@ -349,15 +431,19 @@ void vsr_frame_get_colour(const vsr_frame *f, vsr_colour *c)
     c->chroma_location = f->av->chroma_location;
 }
 
-void vsr_frame_set_colour(vsr_frame *f, const vsr_colour *c)
+int vsr_frame_set_colour(vsr_frame *f, const vsr_colour *c)
 {
-    if (!f || !c)
-        return;
+    int err = check_settable(f, "vsr_frame_set_colour");
+    if (err < 0)
+        return err;
+    if (!c)
+        return vsri_error(VSR_EINVAL, "vsr_frame_set_colour: no colour description");
     f->av->colorspace = (enum AVColorSpace)c->matrix;
     f->av->color_range = (enum AVColorRange)c->range;
     f->av->color_primaries = (enum AVColorPrimaries)c->primaries;
     f->av->color_trc = (enum AVColorTransferCharacteristic)c->transfer;
     f->av->chroma_location = (enum AVChromaLocation)c->chroma_location;
+    return 0;
 }
 
 int vsri_frame_copy_props(vsr_frame *dst, const vsr_frame *src)
@@ -366,6 +452,7 @@ int vsri_frame_copy_props(vsr_frame *dst, const vsr_frame *src)
     if (av_frame_copy_props(dst->av, src->av) < 0)
         return VSR_ENOMEM;
     dst->time_base = src->time_base;
+    dst->user_data = src->user_data;
     return 0;
 }
 
@@ -376,6 +463,20 @@ static int is_rgb_format(enum AVPixelFormat f)
 }
 
 int vsr_frame_convert(vsr_frame **out, const vsr_frame *src, vsr_pixfmt format, int width, int height)
+{
+    if (!out)
+        return vsri_error(VSR_EINVAL, "vsr_frame_convert: no output pointer");
+    *out = NULL;
+    vsri_converter *cv = vsri_converter_alloc();
+    if (!cv)
+        return VSR_ENOMEM;
+    int err = vsri_frame_convert(cv, src, format, width, height, out);
+    vsri_converter_free(&cv);
+    return err;
+}
+
+int vsri_frame_convert(vsri_converter *cv, const vsr_frame *src, vsr_pixfmt format, int width, int height,
+                       vsr_frame **out)
 {
     *out = NULL;
     if (!src)
@@ -399,9 +500,7 @@ int vsr_frame_convert(vsr_frame **out, const vsr_frame *src, vsr_pixfmt format, 
         vsri_resolve_colour(is_rgb_format(sf) ? df : sf, src->av->width, src->av->height, &m, &r);
         dst->av->colorspace = m;
         dst->av->color_range = r;
-        vsri_converter *cv = vsri_converter_alloc();
-        err = cv ? vsri_convert(cv, src, dst) : VSR_ENOMEM;
-        vsri_converter_free(&cv);
+        err = vsri_convert(cv, src, dst);
     }
     if (err < 0) {
         vsr_frame_unref(&dst);

@@ -20,6 +20,7 @@ struct vsr_frame {
     AVFrame *av;
     vsr_pixfmt format;
     vsr_rational time_base;
+    void *user_data;   /* the caller's; carried to frames made from this one */
 };
 
 /* FFmpeg format for a public one (AV_PIX_FMT_NONE for NONE/OTHER). */
@@ -31,8 +32,10 @@ vsr_pixfmt vsri_pixfmt_from_av(enum AVPixelFormat f);
 int vsri_frame_from_av(vsr_frame **out, AVFrame *av, vsr_rational time_base);
 
 /* An RGBF32 frame over an existing CHW block kept alive by buf (a new
- * reference to buf is taken). */
+ * reference to buf is taken): how a session hands out a model's output
+ * without copying it. */
 int vsri_frame_wrap_rgbf32(vsr_frame **out, AVBufferRef *buf, float *chw, int width, int height);
+
 
 /* Start of the contiguous CHW block of an RGBF32 frame (R plane). */
 static inline float *vsri_frame_chw(const vsr_frame *f)
@@ -53,7 +56,7 @@ static inline int vsri_frame_is_chw(const vsr_frame *f)
            (const float *)f->av->data[0] == r + plane && (const float *)f->av->data[1] == r + 2 * plane;
 }
 
-/* Copy pts, duration, time base, colour and side data (HDR) from src. */
+/* Copy pts, duration, time base, colour, side data (HDR) and user data from src. */
 int vsri_frame_copy_props(vsr_frame *dst, const vsr_frame *src);
 
 #endif /* LIBVSR_FRAME_INTERNAL_H */

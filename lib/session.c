@@ -44,6 +44,7 @@ struct vsr_session {
     vsr_log_callback log_cb;
     void *log_user;
     vsri_converter *cv;
+    vsri_converter *out_cv; /* into output_format, when that is not RGBF32 */
 
     /* resolved settings */
     int batch, chunk, overlap, tile, tile_pad;
@@ -184,7 +185,9 @@ int vsr_session_open(vsr_session **out, const vsr_session_settings *settings)
         ses->tracker = vsr_tracker_ref(ses->s.tracker);
     ses->s.tracker = NULL;
     ses->cv = vsri_converter_alloc();
-    if (!ses->cv) {
+    if (ses->s.output_format != VSR_PIXFMT_RGBF32)
+        ses->out_cv = vsri_converter_alloc();
+    if (!ses->cv || (ses->s.output_format != VSR_PIXFMT_RGBF32 && !ses->out_cv)) {
         vsr_session_close(&ses);
         return VSR_ENOMEM;
     }
@@ -258,6 +261,7 @@ void vsr_session_close(vsr_session **pses)
     if (ses->model)
         vsrt_host_free(ses->model->shim, ses->batch_buf);
     vsri_converter_free(&ses->cv);
+    vsri_converter_free(&ses->out_cv);
     vsr_tracker_unref(&ses->tracker);
     vsr_model_unref(&ses->model);
     free(ses);
@@ -622,6 +626,66 @@ static void scatter(const vsr_session *ses, const vsri_tile *t, const float *img
     }
 }
 
+/* The model's output can leave as it is, without assembling a copy: one
+ * pass over whole frames (no tiles, no edge padding), values already in
+ * [0,1], nothing blended, and every kept frame finished by this pass. */
+static int can_hand_out(vsr_session *ses, const vsri_chunk *ch, const vsri_tile *t, int ntiles, int ow, int oh,
+                        int blending)
+{
+    const vsr_model_card *c = &ses->model->card;
+    if (ntiles != 1 || ses->plan.n_tiles != 1 || blending || c->range_min != 0.0f || c->range_max != 1.0f)
+        return 0;
+    int s = c->scale;
+    if (t->in_w != ses->width || t->in_h != ses->height || ow != ses->width * s || oh != ses->height * s ||
+        t->out_src.x0 != 0 || t->out_src.y0 != 0)
+        return 0;
+    for (int k = 0; k < ch->n_keep; k++)
+        if (!ch->keep[k].complete || find_acc(ses, ch->keep[k].frame))
+            return 0;
+    return 1;
+}
+
+static void release_result(void *opaque, uint8_t *data)
+{
+    (void)data;
+    vsrt_result_free(opaque);
+}
+
+/* Wrap each kept output image of res as an output frame (they share res,
+ * which is freed with the last of them). Takes res, also on failure. */
+static int hand_out(vsr_session *ses, const vsri_chunk *ch, vsrt_result *res, const float *data, int ow, int oh)
+{
+    size_t img = (size_t)3 * ow * oh;
+    const int64_t *shape = vsrt_result_shape(res);
+    size_t total = sizeof(float);
+    for (int i = 0; i < vsrt_result_ndim(res); i++)
+        total *= (size_t)shape[i];
+    AVBufferRef *buf = av_buffer_create((uint8_t *)data, total, release_result, res, 0);
+    if (!buf) {
+        vsrt_result_free(res);
+        return VSR_ENOMEM;
+    }
+    int err = 0;
+    for (int k = 0; k < ch->n_keep && err >= 0; k++) {
+        const vsri_chunk_keep *kp = &ch->keep[k];
+        const vsr_frame *src = input_frame(ses, kp->frame);
+        if (!src) {
+            err = vsri_error(VSR_EINVAL, "internal: input frame %lld is gone before its output", (long long)kp->frame);
+            break;
+        }
+        vsr_frame *f = NULL;
+        err = vsri_frame_wrap_rgbf32(&f, buf, (float *)data + img * (size_t)kp->position, ow, oh);
+        if (err >= 0)
+            err = vsri_frame_copy_props(f, src);
+        if (err >= 0)
+            err = push_ready(ses, f);
+        if (err < 0)
+            vsr_frame_unref(&f);
+    }
+    av_buffer_unref(&buf);
+    return err;
+}
+
 static void send_record(vsr_session *ses, const char *type, int64_t start, int64_t dur, int64_t frames,
                         int64_t tiles, int success, int code)
 {
@@ -727,6 +791,11 @@ static int run_pass(vsr_session *ses, const vsri_chunk *ch, const vsri_tile *t, 
     record(ses, VSR_OP_DOWNLOAD, t0 + tm.upload_ns + tm.infer_ns, tm.download_ns, ch->n_keep, ntiles, 1, 0);
 
     int blending = ses->s.tile_blend || ses->s.chunk_blend;
+    if (can_hand_out(ses, ch, t, ntiles, (int)ow, (int)oh, blending)) {
+        err = hand_out(ses, ch, res, data, (int)ow, (int)oh); /* takes the result */
+        ses->tiles_run += ntiles;
+        return err;
+    }
     for (int k = 0; k < ch->n_keep; k++) {
         const vsri_chunk_keep *kp = &ch->keep[k];
         out_acc *a = NULL;
@@ -923,9 +992,21 @@ int vsr_session_receive_frame(vsr_session *ses, vsr_frame **out)
         }
     }
     if (ses->n_ready) {
-        *out = ses->ready[ses->ready_head];
+        vsr_frame *f = ses->ready[ses->ready_head];
         ses->ready_head = (ses->ready_head + 1) % ses->cap_ready;
         ses->n_ready--;
+        if (ses->s.output_format != VSR_PIXFMT_RGBF32) {
+            /* the one copy into the caller's format */
+            vsr_frame *g = NULL;
+            int err = vsri_frame_convert(ses->out_cv, f, ses->s.output_format, f->av->width, f->av->height, &g);
+            vsr_frame_unref(&f);
+            if (err < 0) {
+                ses->failed = 1;
+                return err;
+            }
+            f = g;
+        }
+        *out = f;
         return 0;
     }
     return ses->eof ? VSR_EOF : VSR_EAGAIN;

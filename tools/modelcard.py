@@ -15,7 +15,7 @@ CARD_FILE = "libvsr.json"
 FORMAT = "libvsr-model-card"
 VERSION = 1
 
-# Sizes of the fixed char arrays in vsr_model_card (include/libvsr/session.h),
+# Sizes of the fixed char arrays in vsr_model_card (include/libvsr/model.h),
 # including the terminating NUL.
 NAME_MAX = 64
 LICENSE_MAX = 32
@@ -31,8 +31,12 @@ class CardError(ValueError):
 
 
 def make_card(name, scale, *, frames_in=1, frames_out="all", rf_spatial=0, rf_temporal=0,
-              size_multiple=1, license="BSD-3-Clause", source="", converter=""):
-    """Return a card dict; the layout follows from frames_in (1 = NCHW, else NTCHW)."""
+              size_multiple=1, license="BSD-3-Clause", source="", converter="", global_pool=False):
+    """Return a card dict; the layout follows from frames_in (1 = NCHW, else NTCHW).
+
+    global_pool: the network pools over the whole frame (so tiles change its
+    output); written only when true, as libvsr reads a missing key as false.
+    """
     card = {
         "format": FORMAT,
         "version": VERSION,
@@ -49,6 +53,8 @@ def make_card(name, scale, *, frames_in=1, frames_out="all", rf_spatial=0, rf_te
         "source": source,
         "converter": converter,
     }
+    if global_pool:
+        card["global_pool"] = True
     validate(card)
     return card
 
@@ -103,6 +109,7 @@ def validate(card):
          f'"license" must be a non-empty string shorter than {LICENSE_MAX} bytes')
     need(isinstance(card["source"], str), '"source" must be a string')
     need(isinstance(card["converter"], str), '"converter" must be a string')
+    need(isinstance(card.get("global_pool", False), bool), '"global_pool" must be true or false')
 
 
 def card_json(card):

@@ -1,9 +1,12 @@
-/*
- * vsr_frame: a reference-counted picture.
+/**
+ * @file frame.h
+ * @brief vsr_frame: a reference-counted picture.
  *
  * A frame is immutable once shared: libvsr never writes into a frame it
- * received, and a caller must not write into a frame libvsr returned while
- * another reference to it exists. sizeof(vsr_frame) is not part of the ABI;
+ * received, the setters refuse (VSR_EINVAL) while more than one reference
+ * exists, and a caller writes pixels only into a frame for which
+ * vsr_frame_is_writable() says 1 (vsr_frame_make_writable() makes a
+ * private copy when needed). sizeof(vsr_frame) is not part of the ABI;
  * frames are only handled through pointers and the functions below.
  *
  * Thread-safety: vsr_frame_ref()/vsr_frame_unref() are safe from any thread;
@@ -101,24 +104,74 @@ VSR_API int vsr_frame_plane_height(const vsr_frame *f, int plane);
 
 /** Presentation time in units of the frame's time base; INT64_MIN if unknown. */
 VSR_API int64_t vsr_frame_pts(const vsr_frame *f);
-VSR_API void vsr_frame_set_pts(vsr_frame *f, int64_t pts);
+/**
+ * Set the presentation time (INT64_MIN = unknown).
+ * @return 0; VSR_EINVAL when f is NULL or shared (more than one reference).
+ */
+VSR_API int vsr_frame_set_pts(vsr_frame *f, int64_t pts);
 /** Duration in time-base units, 0 if unknown. */
 VSR_API int64_t vsr_frame_duration(const vsr_frame *f);
-VSR_API void vsr_frame_set_duration(vsr_frame *f, int64_t duration);
+/**
+ * Set the duration in time-base units (0 = unknown).
+ * @return 0; VSR_EINVAL when f is NULL or shared.
+ */
+VSR_API int vsr_frame_set_duration(vsr_frame *f, int64_t duration);
+/** Time base of pts and duration ({0, 1} when f is NULL). */
 VSR_API vsr_rational vsr_frame_time_base(const vsr_frame *f);
-VSR_API void vsr_frame_set_time_base(vsr_frame *f, vsr_rational tb);
+/**
+ * Set the time base of pts and duration.
+ * @return 0; VSR_EINVAL when f is NULL or shared.
+ */
+VSR_API int vsr_frame_set_time_base(vsr_frame *f, vsr_rational tb);
 
+/** The colour description (all zero when f is NULL). */
 VSR_API void vsr_frame_get_colour(const vsr_frame *f, vsr_colour *c);
-VSR_API void vsr_frame_set_colour(vsr_frame *f, const vsr_colour *c);
+/**
+ * Set the colour description.
+ * @return 0; VSR_EINVAL when f or c is NULL or f is shared.
+ */
+VSR_API int vsr_frame_set_colour(vsr_frame *f, const vsr_colour *c);
+
+/**
+ * Attach the caller's pointer to the frame. libvsr never owns or reads it;
+ * a session copies it onto the output frame made from this input frame,
+ * and vsr_frame_convert() onto its result.
+ * @return 0; VSR_EINVAL when f is NULL or shared.
+ */
+VSR_API int vsr_frame_set_user_data(vsr_frame *f, void *user);
+/** The pointer set with vsr_frame_set_user_data() (NULL if none). */
+VSR_API void *vsr_frame_user_data(const vsr_frame *f);
+
+/**
+ * Whether the caller may write into the frame's pixels: it holds the only
+ * reference, and the frame owns its pixels alone (or wraps writable
+ * caller memory). A decoded frame whose buffer the decoder still uses, or
+ * an upscaled frame that shares one block with others, is not writable.
+ * @return 1 or 0 (0 for NULL).
+ */
+VSR_API int vsr_frame_is_writable(const vsr_frame *f);
+
+/**
+ * Copy on write: when *f is not writable, replace it by a private copy of
+ * its pixels and properties (the old reference is dropped); otherwise do
+ * nothing.
+ * @return 0 (*f is writable then); VSR_EINVAL when f or *f is NULL;
+ *         VSR_ENOMEM (then *f is unchanged).
+ */
+VSR_API int vsr_frame_make_writable(vsr_frame **f);
 
 /**
  * Convert src to another format and/or size (RGB <-> YUV with src's matrix
- * and range; a resize uses a bicubic filter). Copies pts, time base and
- * colour description, completed where src leaves it unspecified. On an RGB
- * frame the matrix and range describe the video it came from or goes to:
- * a YUV frame converted to RGB keeps its range tag (so converting back
- * restores it), and an RGB frame converted to YUV gets limited range
- * (full for the JPEG "yuvj" formats), RGB samples being full range anyway.
+ * and range; a resize uses a bicubic filter). Copies pts, duration, time
+ * base, user data and colour description, completed where src leaves it
+ * unspecified. On an RGB frame the matrix and range describe the video it
+ * came from or goes to: a YUV frame converted to RGB keeps its range tag
+ * (so converting back restores it), and an RGB frame converted to YUV gets
+ * limited range (full for the JPEG "yuvj" formats), RGB samples being full
+ * range anyway.
+ * @return 0 and a new frame in *out (the caller owns it); VSR_EINVAL (no
+ *         source, a format without a layout, a bad size); VSR_ENOMEM; an
+ *         FFmpeg error code from swscale.
  */
 VSR_API int vsr_frame_convert(vsr_frame **out, const vsr_frame *src, vsr_pixfmt format,
                               int width, int height);

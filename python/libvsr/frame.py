@@ -127,7 +127,10 @@ class Frame(_handles.Handle):
 
     close() (or leaving a with block, or garbage collection) drops the
     reference. Arrays from planes()/to_numpy() hold their own reference and
-    stay valid after close().
+    stay valid after close(). Frames are immutable once shared: the
+    property setters (pts, duration, time_base, colour, user_data) raise
+    InvalidArgumentError while another reference exists (another Frame,
+    a numpy view, a session or output holding it).
     """
 
     _kind = "frame"
@@ -255,7 +258,7 @@ class Frame(_handles.Handle):
 
     @pts.setter
     def pts(self, value):
-        lib.vsr_frame_set_pts(self._handle(), -(1 << 63) if value is None else int(value))
+        check(lib.vsr_frame_set_pts(self._handle(), -(1 << 63) if value is None else int(value)))
 
     @property
     def duration(self):
@@ -263,7 +266,7 @@ class Frame(_handles.Handle):
 
     @duration.setter
     def duration(self, value):
-        lib.vsr_frame_set_duration(self._handle(), int(value))
+        check(lib.vsr_frame_set_duration(self._handle(), int(value)))
 
     @property
     def time_base(self):
@@ -276,7 +279,7 @@ class Frame(_handles.Handle):
         if hasattr(value, "numerator"):
             value = (value.numerator, value.denominator)
         num, den = value
-        lib.vsr_frame_set_time_base(self._handle(), S.vsr_rational(int(num), int(den)))
+        check(lib.vsr_frame_set_time_base(self._handle(), S.vsr_rational(int(num), int(den))))
 
     @property
     def time_s(self):
@@ -293,7 +296,33 @@ class Frame(_handles.Handle):
     @colour.setter
     def colour(self, value):
         c = value._to_c()
-        lib.vsr_frame_set_colour(self._handle(), byref(c))
+        check(lib.vsr_frame_set_colour(self._handle(), byref(c)))
+
+    @property
+    def user_data(self):
+        """The caller's pointer-sized value (an int, None when unset).
+
+        A session copies it onto the output frame made from this input
+        frame: an index or key into the caller's own table.
+        """
+        return lib.vsr_frame_user_data(self._handle())
+
+    @user_data.setter
+    def user_data(self, value):
+        check(lib.vsr_frame_set_user_data(self._handle(), None if value is None else c_void_p(int(value))))
+
+    @property
+    def writable(self):
+        """True when this is the only reference and the frame owns its pixels
+        (numpy views hold references of their own)."""
+        return bool(lib.vsr_frame_is_writable(self._handle()))
+
+    def make_writable(self):
+        """Copy on write: replace this reference by a private copy when the
+        frame is shared or does not own its pixels; returns self."""
+        check(lib.vsr_frame_make_writable(byref(self._handle())))
+        self._readonly = False
+        return self
 
     # -------------------------------------------------------------- numpy
     def _layout(self):

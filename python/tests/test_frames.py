@@ -196,6 +196,47 @@ def test_frame_properties(vsr):
         assert f.pts is None
 
 
+def test_shared_frames_are_immutable(vsr):
+    with vsr.Frame.alloc(vsr.PixFmt.RGBF32, 8, 4) as f:
+        assert f.writable
+        f.user_data = 1234
+        g = f.ref()
+        assert not f.writable and not g.writable
+        for name, value in (("pts", 5), ("duration", 1), ("time_base", (1, 30)), ("user_data", 7),
+                            ("colour", vsr.Colour(1, 1, 1, 1, 0))):
+            with pytest.raises(vsr.InvalidArgumentError) as ei:
+                setattr(f, name, value)
+            assert "shared" in str(ei.value)
+        assert g.user_data == 1234 and g.pts is None
+        # copy on write: f becomes a private copy, g keeps the original
+        f.to_numpy()[...] = 0.5
+        f.make_writable()
+        assert f.writable and g.writable
+        f.to_numpy()[0, 0, 0] = 0.25
+        assert g.to_numpy()[0, 0, 0] == 0.5
+        assert f.user_data == 1234
+        f.pts = 9
+        assert g.pts is None
+        g.close()
+
+
+def test_user_data_carried_by_the_session(vsr, tiny_model):
+    rng = np.random.default_rng(3)
+    with vsr.Session(model_path=tiny_model, precision="fp32", output_format="yuv444p") as s:
+        ins = []
+        for i in range(3):
+            f = vsr.Frame.from_numpy(rng.random((3, 8, 12), dtype=np.float32))
+            f.user_data = 100 + i
+            f.pts = i
+            ins.append(f)
+        outs = list(s.process(ins))
+        assert [o.user_data for o in outs] == [100, 101, 102]
+        assert [o.pts for o in outs] == [0, 1, 2]
+        assert all(o.format == vsr.PixFmt.YUV444P and o.shape == (16, 24) for o in outs)
+        for f in ins + outs:
+            f.close()
+
+
 def test_frames_from_input(vsr, real_clip):
     with vsr.Input(real_clip, max_frames=3) as inp:
         info = inp.info
