@@ -58,7 +58,7 @@ typedef struct run_ctx {
     atomic_int in_flight;
     atomic_int max_in_flight;
     atomic_int stop;
-    int cancelled;
+    atomic_int cancelled;  /* set by whichever stage meets the cancel */
 
     pthread_mutex_t err_lock;
     int err;
@@ -73,6 +73,8 @@ typedef struct run_ctx {
 
 static void fail(run_ctx *c, int code)
 {
+    if (code == VSR_ERROR_CANCELLED)
+        atomic_store(&c->cancelled, 1);
     pthread_mutex_lock(&c->err_lock);
     if (!c->err) {
         c->err = code;
@@ -91,10 +93,8 @@ static void fail(run_ctx *c, int code)
 
 static int should_stop(run_ctx *c)
 {
-    if (vsri_session_cancelled(c->ses) && !atomic_load(&c->stop)) {
-        c->cancelled = 1;
+    if (vsri_session_cancelled(c->ses) && !atomic_load(&c->stop))
         fail(c, VSR_ERROR_CANCELLED);
-    }
     return atomic_load(&c->stop);
 }
 
@@ -110,10 +110,8 @@ static void emit_record(run_ctx *c, const char *type, int64_t start, int64_t dur
 {
     vsr_op_record r;
     fill_record(c, &r, type, start, dur, frames);
-    if (vsr_tracker_record(c->tr, &r) == VSR_ERROR_CANCELLED && !c->cancelled) {
-        c->cancelled = 1;
+    if (vsr_tracker_record(c->tr, &r) == VSR_ERROR_CANCELLED && !atomic_load(&c->cancelled))
         fail(c, VSR_ERROR_CANCELLED);
-    }
 }
 
 static void stage_add(run_ctx *c, stage_acc *a, int64_t start, int64_t dur)
@@ -193,10 +191,8 @@ static void report_progress(run_ctx *c)
     p.eta_s = c->frames_total > 0 && p.fps > 0 ? (c->frames_total - p.frames_done) / p.fps : -1;
     if (p.eta_s < 0 && c->frames_total > 0)
         p.eta_s = -1;
-    if (vsr_tracker_progress(c->tr, &p) == VSR_ERROR_CANCELLED && !c->cancelled) {
-        c->cancelled = 1;
+    if (vsr_tracker_progress(c->tr, &p) == VSR_ERROR_CANCELLED && !atomic_load(&c->cancelled))
         fail(c, VSR_ERROR_CANCELLED);
-    }
 }
 
 static int measure_quality(run_ctx *c, const vsr_frame *out)
@@ -552,8 +548,17 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
     stage_flush(c, &c->acc_post);
     stage_flush(c, &c->acc_enc);
     err = c->err;
-    if (err && !c->cancelled)
+    /* a cancel counts as such unless another error came first */
+    int cancelled = atomic_load(&c->cancelled) && (err == 0 || err == VSR_ERROR_CANCELLED);
+    if (err && !cancelled)
         goto done;
+    if (c->written == 0 && c->skipped == 0 && cancelled) {
+        /* nothing to finish: no file (the output is removed when closed) */
+        err = vsri_error(VSR_ERROR_CANCELLED, "cancelled before the first frame was written; no output '%s'",
+                         output_path);
+        vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
+        goto done;
+    }
     if (c->written == 0 && c->skipped == 0) {
         const char *why = NULL;
         vsr_input_damaged(c->in, &why);
@@ -562,12 +567,12 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
         vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
         goto done;
     }
-    err = c->resume ? vsri_resume_finish(c->resume, c->in, c->cancelled) : vsr_output_finish(c->out);
+    err = c->resume ? vsri_resume_finish(c->resume, c->in, cancelled) : vsr_output_finish(c->out);
     if (err < 0) {
         vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
         goto done;
     }
-    if (c->cancelled) {
+    if (cancelled) {
         err = VSR_ERROR_CANCELLED;
         snprintf(c->err_msg, sizeof(c->err_msg), "cancelled after %lld frames; output '%s' holds them",
                  (long long)(c->written + c->skipped), output_path);
@@ -595,7 +600,7 @@ done:
         r.chunks = chunks;
         r.tiles = tiles;
         r.input_damaged = c->in ? vsr_input_damaged(c->in, NULL) : 0;
-        r.cancelled = c->cancelled;
+        r.cancelled = atomic_load(&c->cancelled);
         r.seconds = (vsri_now_ns() - c->start_ns) / 1e9;
         r.fps = r.seconds > 0 ? c->written / r.seconds : 0;
         r.max_frames_in_flight = atomic_load(&c->max_in_flight);

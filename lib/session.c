@@ -6,7 +6,7 @@
  * leave in order with their input frame's pts and properties.
  */
 #include <math.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,8 +70,13 @@ struct vsr_session {
     int failed;
     uint64_t run_id;     /* of the vsr_upscale_file() run, for tracker records */
 
-    volatile sig_atomic_t cancel;
+    /* Set by vsr_session_cancel() from any thread or a signal handler, read
+     * by the session's and the pipeline's threads: a lock-free atomic (a
+     * plain store is all a signal handler may do). */
+    atomic_int cancel;
 };
+
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "vsr_session_cancel() needs a lock-free atomic int");
 
 void vsr_session_settings_default(vsr_session_settings *s)
 {
@@ -245,7 +250,7 @@ void vsr_session_reset(vsr_session *ses)
         return;
     clear_sequence(ses);
     ses->chunks_run = ses->tiles_run = 0;
-    ses->cancel = 0;
+    atomic_store(&ses->cancel, 0);
 }
 
 void vsr_session_close(vsr_session **pses)
@@ -270,7 +275,7 @@ void vsr_session_close(vsr_session **pses)
 void vsr_session_cancel(vsr_session *ses)
 {
     if (ses)
-        ses->cancel = 1; /* async-signal-safe: a plain store */
+        atomic_store(&ses->cancel, 1); /* lock-free: async-signal-safe */
 }
 
 void vsri_session_set_run_id(vsr_session *ses, uint64_t run_id)
@@ -287,12 +292,16 @@ void vsri_session_begin_run(vsr_session *ses)
 
 int vsri_session_cancelled(const vsr_session *ses)
 {
-    return ses->cancel != 0;
+    return atomic_load(&((vsr_session *)ses)->cancel) != 0;
 }
 
-void vsri_session_clear_cancel(vsr_session *ses)
+/* VSR_ERROR_CANCELLED once a cancel was asked for (checked between forward
+ * passes, so a cancel ends a long send or drain promptly). */
+static int check_cancel(const vsr_session *ses)
 {
-    ses->cancel = 0;
+    if (!vsri_session_cancelled(ses))
+        return 0;
+    return vsri_error_quiet(VSR_ERROR_CANCELLED, "session cancelled (vsr_session_reset() starts afresh)");
 }
 
 void vsri_session_counts(const vsr_session *ses, int64_t *chunks, int64_t *tiles)
@@ -889,6 +898,8 @@ static int run_chunk(vsr_session *ses, const vsri_chunk *ch)
         int n = ses->plan.n_tiles;
         int per_pass = tiles_per_pass(ses, ch);
         for (int i = 0; i < n && err >= 0;) {
+            if ((err = check_cancel(ses)) < 0)
+                return err;
             const vsri_tile *t = &ses->plan.tiles[i];
             int k = 1;
             while (k < per_pass && i + k < n && t[k].in_w == t->in_w && t[k].in_h == t->in_h)
@@ -939,6 +950,9 @@ int vsr_session_send_frame(vsr_session *ses, vsr_frame *f)
 {
     if (!ses)
         return vsri_error(VSR_EINVAL, "vsr_session_send_frame: no session");
+    int err = check_cancel(ses);
+    if (err < 0)
+        return err;
     if (ses->failed)
         return vsri_error(VSR_EINVAL, "session failed earlier; call vsr_session_reset()");
     if (ses->eof)
@@ -956,7 +970,7 @@ int vsr_session_send_frame(vsr_session *ses, vsr_frame *f)
                                       "vsr_session_reset() between clips",
                           ses->width, ses->height, f->av->width, f->av->height);
     vsr_frame *rgb;
-    int err = vsri_session_prepare_frame(ses, ses->cv, f, &rgb);
+    err = vsri_session_prepare_frame(ses, ses->cv, f, &rgb);
     if (err < 0)
         return err;
     if (!ses->chunker && (err = start_sequence(ses, rgb)) < 0) {
@@ -973,7 +987,8 @@ int vsr_session_send_frame(vsr_session *ses, vsr_frame *f)
     ses->n_in++;
     err = run_ready_chunks(ses, 0);
     if (err < 0 && err != VSR_EOF) {
-        ses->failed = 1;
+        if (err != VSR_ERROR_CANCELLED)
+            ses->failed = 1;
         return err;
     }
     return 0;
@@ -981,13 +996,19 @@ int vsr_session_send_frame(vsr_session *ses, vsr_frame *f)
 
 int vsr_session_receive_frame(vsr_session *ses, vsr_frame **out)
 {
+    if (!out)
+        return vsri_error(VSR_EINVAL, "vsr_session_receive_frame: no output pointer");
     *out = NULL;
     if (!ses)
         return vsri_error(VSR_EINVAL, "vsr_session_receive_frame: no session");
+    int err = check_cancel(ses);
+    if (err < 0)
+        return err;
     if (!ses->n_ready && ses->eof && ses->chunker && !ses->failed) {
-        int err = run_ready_chunks(ses, 1);
+        err = run_ready_chunks(ses, 1);
         if (err < 0 && err != VSR_EOF) {
-            ses->failed = 1;
+            if (err != VSR_ERROR_CANCELLED)
+                ses->failed = 1;
             return err;
         }
     }
@@ -998,7 +1019,7 @@ int vsr_session_receive_frame(vsr_session *ses, vsr_frame **out)
         if (ses->s.output_format != VSR_PIXFMT_RGBF32) {
             /* the one copy into the caller's format */
             vsr_frame *g = NULL;
-            int err = vsri_frame_convert(ses->out_cv, f, ses->s.output_format, f->av->width, f->av->height, &g);
+            err = vsri_frame_convert(ses->out_cv, f, ses->s.output_format, f->av->width, f->av->height, &g);
             vsr_frame_unref(&f);
             if (err < 0) {
                 ses->failed = 1;

@@ -18,7 +18,6 @@ int vsri_session_cancelled(const vsr_session *s);
  * cancel, which then stops the run at once) and the run's id. */
 void vsri_session_begin_run(vsr_session *s);
 void vsri_session_set_run_id(vsr_session *s, uint64_t run_id);
-void vsri_session_clear_cancel(vsr_session *s);
 
 /* Counters since the last reset. */
 void vsri_session_counts(const vsr_session *s, int64_t *chunks, int64_t *tiles);

@@ -233,6 +233,31 @@ class ThrowsAfter3(nn.Module):
         return self.shuffle(self.conv(x))
 
 
+class SlowX2(nn.Module):
+    """TinyX2's output after a fixed amount of extra work: products of a
+    512x512 matrix whose result is multiplied by zero, a few tenths of a
+    second per forward pass on one core whatever the frame size. For tests
+    that need a run, or a model load (its check passes), to last: they slow
+    libvsr down by public means. The work depends on the input, so freezing
+    the graph at load cannot fold it away."""
+
+    def __init__(self, rounds=40, n=512):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 12, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(2)
+        upscale_conv_init(self.conv, 2, seed=71)
+        g = torch.Generator().manual_seed(72)
+        self.register_buffer("work", torch.randn(n, n, generator=g) / n ** 0.5)
+        self.rounds = rounds
+
+    def forward(self, x):
+        y = self.shuffle(self.conv(x))
+        a = self.work + x.mean() * 0.0
+        for _ in range(self.rounds):
+            a = torch.tanh(torch.mm(a, self.work))
+        return y + a.mean() * 0.0
+
+
 class WrongShape(nn.Module):
     """Card says x2, but the network returns x3."""
 
@@ -377,6 +402,8 @@ def build(out):
         card("window5-center-x2", frames_in=5, frames_out="center", rf_spatial=1, rf_temporal=2))
     # Shape check only: autograd through the counter would trip it.
     put("throws-after-3.pt", ThrowsAfter3(), card("throws-after-3", rf_spatial=1), rf_check=False)
+    # Shape check only: autograd through the extra work would take long.
+    put("slow-x2.pt", SlowX2(), card("slow-x2", rf_spatial=1), rf_check=False)
     put("wrong-shape-x2.pt", WrongShape(), card("wrong-shape-x2", rf_spatial=1),
         rf_check=False, want_shape=False)
     # Radius 4: a pixel depends on its aligned 4x4 block (at most 3 away); a

@@ -17,6 +17,14 @@ a model that fails mid-run, and resuming a killed run.
 * SIGINT (real model, long_120.mkv) after frames are written: exit 130, the
   output decodes with 0 < n < 120 frames whose pts are the input's first n,
   no .partial left.
+* SIGINT 0.3 s after the start, while the model loads (slow-x2.pt, whose
+  check passes take a second or more): not lost. The program is started
+  with SIGINT ignored, as a background job of a script is (the case where
+  the old vsr-cli, which caught SIGINT only once its session was open,
+  ran the whole clip and exited 0); the signal is sent once vsr-cli
+  catches it (/proc/PID/status), and not before 0.3 s. Exit 130 with
+  "interrupted", and no output (or, had the signal come late, a playable
+  output holding the frames it reports).
 * Disk full (ulimit -f): non-zero exit, a message about writing, neither
   OUT nor OUT.partial left.
 * throws-after-3.pt --precision fp32: exit 1 with the model's message, no
@@ -177,6 +185,51 @@ def test_sigint(cli, data_dir, models_dir, tmp_path):
     print(f"\nSIGINT after ~3 s: {n} frames written")
     assert 0 < n < 120, f"the interrupted output has {n} frames"
     assert_same_times(got, frame_times(inp)[:n], start_shift(inp), what="interrupted output")
+
+
+def catches_sigint(pid):
+    """True once the process has a handler for SIGINT (SigCgt in /proc)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    except OSError:
+        pass
+    return False
+
+
+def test_sigint_during_model_load(cli, data_dir, test_models, tmp_path):
+    inp = clip(data_dir, "long_120.mkv")
+    out = str(tmp_path / "early.mkv")
+    start = time.monotonic()
+    p = subprocess.Popen([cli, "-i", inp, "-o", out, "-m", tmodel(test_models, "slow-x2.pt"), "--precision", "fp32",
+                          "--codec", "ffv1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = start + RUN_TIMEOUT
+        while p.poll() is None and time.monotonic() < deadline and \
+                (time.monotonic() - start < 0.3 or not catches_sigint(p.pid)):
+            time.sleep(0.01)
+        assert p.poll() is None, f"vsr-cli ended before the signal (exit {p.returncode}):\n{p.stderr.read()}"
+        sent = time.monotonic() - start
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    print(f"\nSIGINT sent {sent:.2f} s after the start")
+    check_no_crash(p)
+    assert p.returncode == 130, f"exit {p.returncode} after SIGINT, expected 130:\n{err}"
+    assert "interrupted" in err and "cancel" in err, err
+    if os.path.exists(out):
+        n = len(frame_times(out))
+        assert f"cancelled after {n} frames" in err, f"the output holds {n} frames:\n{err}"
+        assert not os.path.exists(out + ".partial")
+    else:
+        assert_no_output(out)
+        assert "before the first frame" in err, err
 
 
 # ---------------------------------------------------------------------------
