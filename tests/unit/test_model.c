@@ -12,6 +12,9 @@
  *  - precision: fp16 on the CPU loads as fp32 with one logged notice; auto
  *    on a CPU without avx512_bf16/amx_bf16 is fp32 (decided from
  *    /proc/cpuinfo here); bf16 runs and stays close to fp32;
+ *  - loading a model leaves the process's peak-RSS mark (VmHWM) alone: a
+ *    512 MB peak made (and freed) before the load is still the mark after
+ *    it (libvsr once reset it through /proc/self/clear_refs to measure);
  *  - process settings (threads, TF32, cuDNN benchmark) are set and read
  *    process-wide; a session opened before a configure reports the thread
  *    count in force (not a copy from its model's load);
@@ -26,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/mman.h>
 
 #include "libvsr/vsr.h"
 #include "testutil.h"
@@ -368,6 +373,48 @@ static void test_precision(void)
     vsr_session_close(&ses);
 }
 
+/* A field of /proc/self/status in bytes (VmHWM, VmRSS), -1 if missing. */
+static int64_t proc_status_bytes(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    int64_t v = -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, field, n) && line[n] == ':')
+            v = strtoll(line + n + 1, NULL, 10) * 1024;
+    fclose(f);
+    return v;
+}
+
+static void test_load_keeps_peak_rss(void)
+{
+    /* the host's own peak: 512 MB touched, then given back */
+    size_t big = (size_t)512 << 20;
+    char *p = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(p != MAP_FAILED);
+    if (p == MAP_FAILED)
+        return;
+    for (size_t i = 0; i < big; i += 4096)
+        p[i] = 1;
+    munmap(p, big);
+    int64_t hwm0 = proc_status_bytes("VmHWM"), rss = proc_status_bytes("VmRSS");
+    CHECK_MSG(hwm0 > 0 && hwm0 >= rss + ((int64_t)400 << 20), "VmHWM %lld, VmRSS %lld: the peak did not register",
+              (long long)hwm0, (long long)rss);
+    vsr_model *m = NULL;
+    CHECK(load(&m, test_model("spatial-rf4-x2.pt"), "cpu", VSR_PRECISION_AUTO) == 0);
+    vsr_model_info mi = {.size = sizeof(mi)};
+    CHECK(m && vsr_model_get_info(m, &mi) == 0 && mi.bytes_per_pixel > 0);
+    vsr_model_unref(&m);
+    int64_t hwm1 = proc_status_bytes("VmHWM");
+    fprintf(stderr, "  VmHWM before the load %lld MB, after %lld MB (RSS %lld MB); measured %.0f bytes/pixel\n",
+            (long long)(hwm0 >> 20), (long long)(hwm1 >> 20), (long long)(rss >> 20), mi.bytes_per_pixel);
+    CHECK_MSG(hwm1 >= hwm0, "loading a model lowered the process's peak-RSS mark from %lld to %lld bytes",
+              (long long)hwm0, (long long)hwm1);
+}
+
 /* Process-wide settings are process-level calls; what a session reports
  * is read when asked, so a configure after the session opened shows. */
 static void test_process_settings(void)
@@ -502,6 +549,7 @@ int main(void)
     vsr_log_set_level(VSR_LOG_WARNING);
     vsr_log_set_callback(test_log_cb, NULL);
     CHECK(test_set_threads(1) == 0);
+    test_load_keeps_peak_rss();
     test_cards();
     test_wrong_shape();
     test_bad_models();
