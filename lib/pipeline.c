@@ -166,7 +166,7 @@ static int stage_decode(run_ctx *c, vsr_frame **f)
 static int stage_convert(run_ctx *c, vsr_frame *f, vsr_frame **g)
 {
     int64_t t0 = vsri_now_ns();
-    int err = vsri_session_prepare_frame(c->ses, c->cv_conv, f, g);
+    int err = vsri_session_prepare_frame(c->cv_conv, f, g);
     vsr_frame_unref(&f);
     if (err < 0) {
         fail(c, err);
@@ -210,7 +210,7 @@ static int measure_quality(run_ctx *c, const vsr_frame *out)
         vsr_frame_unref(&rf);
         return err;
     }
-    err = vsri_session_prepare_frame(c->ses, c->cv_ref, rf, &rgb);
+    err = vsri_session_prepare_frame(c->cv_ref, rf, &rgb);
     vsr_frame_unref(&rf);
     if (err < 0)
         return err;
@@ -532,9 +532,9 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
             goto done;
     }
     if (c->skipped > 0) {
-        /* Frames already done: decode and drop them. Sequence models re-run
-         * from the journal's chunk boundary, which the resume module chose
-         * so that the output frames after it come out the same. */
+        /* Frames already done: decode and drop them. Resume takes per-frame
+         * models only (vsri_resume_skip refuses others), so the frames
+         * after the cut come out as in an uninterrupted run. */
         err = vsri_resume_skip(c->resume, c->in, ses);
         if (err < 0)
             goto done;

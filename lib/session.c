@@ -361,9 +361,8 @@ void vsri_session_fingerprint(const vsr_session *ses, vsri_strbuf *sb)
                    ses->s.tile, ses->tile_pad, ses->s.tile_blend, ses->s.chunk_blend);
 }
 
-int vsri_session_prepare_frame(vsr_session *ses, vsri_converter *cv, const vsr_frame *in, vsr_frame **out)
+int vsri_session_prepare_frame(vsri_converter *cv, const vsr_frame *in, vsr_frame **out)
 {
-    (void)ses;
     *out = NULL;
     if (vsri_frame_is_chw(in)) { /* already the model's layout: no copy */
         *out = vsr_frame_ref((vsr_frame *)in);
@@ -452,19 +451,21 @@ static int start_sequence(vsr_session *ses, const vsr_frame *first)
 
 /* ---- buffers ------------------------------------------------------------ */
 
-static int grow(void **arr, int *cap, int need, size_t elem)
+/* arr (cap elements of elem bytes) grown to hold at least need: the new
+ * block (cap updated), arr itself when it is large enough, or NULL when
+ * out of memory (arr and cap unchanged). Returning the block, rather than
+ * storing it through a void **, keeps the element type's pointer honest. */
+static void *grow(void *arr, int *cap, int need, size_t elem)
 {
     if (need <= *cap)
-        return 0;
+        return arr;
     int n = *cap ? *cap * 2 : 8;
     while (n < need)
         n *= 2;
-    void *p = realloc(*arr, (size_t)n * elem);
-    if (!p)
-        return VSR_ENOMEM;
-    *arr = p;
-    *cap = n;
-    return 0;
+    void *p = realloc(arr, (size_t)n * elem);
+    if (p)
+        *cap = n;
+    return p;
 }
 
 static vsr_frame *input_frame(const vsr_session *ses, int64_t index)
@@ -527,12 +528,13 @@ static int get_acc(vsr_session *ses, int64_t index, int blending, out_acc **out)
     const vsr_frame *src = input_frame(ses, index);
     if (!src)
         return vsri_error(VSR_EINVAL, "internal: input frame %lld is gone before its output", (long long)index);
-    int err = grow((void **)&ses->acc, &ses->cap_acc, ses->n_acc + 1, sizeof(out_acc));
-    if (err < 0)
-        return err;
+    out_acc *accs = grow(ses->acc, &ses->cap_acc, ses->n_acc + 1, sizeof(out_acc));
+    if (!accs)
+        return VSR_ENOMEM;
+    ses->acc = accs;
     int s = ses->model->card.scale;
     vsr_frame *f;
-    err = vsr_frame_alloc(&f, VSR_PIXFMT_RGBF32, ses->width * s, ses->height * s);
+    int err = vsr_frame_alloc(&f, VSR_PIXFMT_RGBF32, ses->width * s, ses->height * s);
     if (err < 0)
         return err;
     err = vsri_frame_copy_props(f, src);
@@ -970,18 +972,19 @@ int vsr_session_send_frame(vsr_session *ses, vsr_frame *f)
                                       "vsr_session_reset() between clips",
                           ses->width, ses->height, f->av->width, f->av->height);
     vsr_frame *rgb;
-    err = vsri_session_prepare_frame(ses, ses->cv, f, &rgb);
+    err = vsri_session_prepare_frame(ses->cv, f, &rgb);
     if (err < 0)
         return err;
     if (!ses->chunker && (err = start_sequence(ses, rgb)) < 0) {
         vsr_frame_unref(&rgb);
         return err;
     }
-    err = grow((void **)&ses->in, &ses->cap_in, ses->n_in + 1, sizeof(in_slot));
-    if (err < 0) {
+    in_slot *slots = grow(ses->in, &ses->cap_in, ses->n_in + 1, sizeof(in_slot));
+    if (!slots) {
         vsr_frame_unref(&rgb);
-        return err;
+        return VSR_ENOMEM;
     }
+    ses->in = slots;
     ses->in[ses->n_in].index = ses->received++;
     ses->in[ses->n_in].frame = rgb;
     ses->n_in++;

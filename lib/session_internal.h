@@ -11,7 +11,7 @@
 /* Convert a decoded frame into the model's input layout (RGBF32, same
  * size), keeping its properties. Safe to call from another thread than
  * the one sending frames, with a converter of that thread. */
-int vsri_session_prepare_frame(vsr_session *s, vsri_converter *cv, const vsr_frame *in, vsr_frame **out);
+int vsri_session_prepare_frame(vsri_converter *cv, const vsr_frame *in, vsr_frame **out);
 
 int vsri_session_cancelled(const vsr_session *s);
 /* Start of a vsr_upscale_file() run: a fresh sequence (keeping a pending

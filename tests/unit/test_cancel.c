@@ -243,7 +243,7 @@ static void *canceller(void *arg)
 static void test_from_another_thread(void)
 {
     const char *clip = test_data("long_120.mkv");
-    cross x = {0};
+    cross x = {.asked = 0};
     vsr_tracker_settings ts;
     vsr_tracker_settings_default(&ts);
     ts.sampler_interval_ms = 0;
