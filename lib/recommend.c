@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "model_internal.h"
+#include "sizing.h"
 #include "sysinfo.h"
 
 /* The frame size the sizes are chosen for. */
@@ -24,8 +25,6 @@
 #define GENERIC_BYTES_PER_PIXEL 4096.0
 /* CUDA: frames per pass to try, largest first. */
 #define CUDA_MAX_BATCH 4
-/* Sequence models: longest chunk chosen (as the session's auto chunk). */
-#define MAX_AUTO_CHUNK 32
 
 typedef struct reasons {
     char *buf;
@@ -53,27 +52,6 @@ static void why(reasons *r, const char *fmt, ...)
 static double mib(int64_t bytes)
 {
     return (double)bytes / (1024.0 * 1024.0);
-}
-
-/* Bytes one forward pass needs: bpp per input pixel of each frame in it. */
-static int64_t pass_bytes(double bpp, int w, int h, int rows, int frames)
-{
-    return (int64_t)(bpp * (double)w * (double)h * rows * frames);
-}
-
-/* Largest tile side (a multiple of `step`, at least 16) whose padded pass
- * fits in limit; 0 when even the smallest does not. */
-static int fit_tile(double bpp, int64_t limit, int pad, int rows, int frames, int step)
-{
-    double per_px = bpp * rows * frames;
-    if (per_px <= 0)
-        return 0;
-    double side = sqrt((double)limit / per_px) - 2.0 * pad;
-    int t = side > 0 ? (int)side / step * step : 0;
-    int longest = REF_W > REF_H ? REF_W : REF_H;
-    if (t > longest)
-        t = longest;
-    return t >= 16 ? t : 0;
 }
 
 typedef struct cuda_choice {
@@ -229,7 +207,7 @@ int vsr_recommend_settings(const char *model_path, vsr_recommendation *out)
     /* ---- chunk and batch: frames per pass ---- */
     int sequence = card.layout == VSR_LAYOUT_NTCHW && !card.center_only;
     int window = card.layout == VSR_LAYOUT_NTCHW && card.center_only;
-    int64_t frame_bytes = pass_bytes(bpp, REF_W, REF_H, 1, 1);
+    int64_t frame_bytes = vsri_pass_bytes(bpp, REF_W, REF_H, 1, 1);
     int rows = 1, frames = 1;
     if (sequence) {
         r.batch = 1;
@@ -239,22 +217,16 @@ int vsr_recommend_settings(const char *model_path, vsr_recommendation *out)
             r.chunk = card.frames_in;
             why(&rs, "chunk %d: the model takes exactly %d frames", r.chunk, card.frames_in);
         } else {
-            int64_t n = frame_bytes > 0 ? limit / frame_bytes : MAX_AUTO_CHUNK;
-            int lo = overlap + 1;
-            if (2 * overlap + 2 <= MAX_AUTO_CHUNK)
-                lo = 2 * overlap + 2; /* as many new frames per chunk as overlapped ones */
-            if (n > MAX_AUTO_CHUNK)
-                n = MAX_AUTO_CHUNK;
-            if (n < lo) {
-                n = lo;
-                why(&rs, "chunk %lld: the shortest useful chunk (overlap %d); it needs tiles at 1920x1080",
-                    (long long)n, overlap);
-            } else {
-                why(&rs, "chunk %lld: %s1920x1080 frames fit in the limit at %.0f MB each, overlap %d",
-                    (long long)n, n == MAX_AUTO_CHUNK ? "at most 32; more " : "as many ", mib(frame_bytes),
+            /* the session's own rule for an auto chunk */
+            int below_need;
+            int n = vsri_auto_chunk(frame_bytes, limit, overlap, &below_need);
+            if (below_need)
+                why(&rs, "chunk %d: the shortest useful chunk (overlap %d); it needs tiles at 1920x1080", n,
                     overlap);
-            }
-            r.chunk = (int)n;
+            else
+                why(&rs, "chunk %d: %s1920x1080 frames fit in the limit at %.0f MB each, overlap %d", n,
+                    n == VSRI_MAX_AUTO_CHUNK ? "at most 32; more " : "as many ", mib(frame_bytes), overlap);
+            r.chunk = n;
         }
         frames = r.chunk;
     } else {
@@ -268,13 +240,13 @@ int vsr_recommend_settings(const char *model_path, vsr_recommendation *out)
         }
         if (cuda) {
             int b = CUDA_MAX_BATCH;
-            while (b > 1 && pass_bytes(bpp, REF_W, REF_H, b, frames) > limit)
+            while (b > 1 && vsri_pass_bytes(bpp, REF_W, REF_H, b, frames) > limit)
                 b /= 2;
             r.batch = b;
             if (b > 1)
                 why(&rs, "batch %d: a GPU needs several frames per pass to be busy; %d 1920x1080 frames need "
                          "~%.0f MB",
-                    b, b, mib(pass_bytes(bpp, REF_W, REF_H, b, frames)));
+                    b, b, mib(vsri_pass_bytes(bpp, REF_W, REF_H, b, frames)));
             else
                 why(&rs, "batch 1: more 1920x1080 frames per pass would not fit in the limit");
         } else {
@@ -286,15 +258,16 @@ int vsr_recommend_settings(const char *model_path, vsr_recommendation *out)
 
     /* ---- tiles ---- */
     r.tile_pad = m ? card.rf_spatial : VSR_AUTO;
-    int64_t need = pass_bytes(bpp, REF_W, REF_H, rows, frames);
+    int64_t need = vsri_pass_bytes(bpp, REF_W, REF_H, rows, frames);
     if (need <= limit) {
         r.tile = 0;
         why(&rs, "tile 0: a 1920x1080 %s needs ~%.0f MB at %.0f bytes/pixel, within the limit of %.0f MB",
             rows * frames > 1 ? "pass" : "frame", mib(need), bpp, mib(limit));
     } else {
-        int step = card.size_multiple > 16 ? card.size_multiple : 16;
+        /* the session's own rule for an auto tile */
+        int step = card.size_multiple > VSRI_MIN_AUTO_TILE ? card.size_multiple : VSRI_MIN_AUTO_TILE;
         int pad = r.tile_pad > 0 ? r.tile_pad : 0;
-        int t = fit_tile(bpp, limit, pad, rows, frames, step);
+        int t = vsri_fit_tile(bpp, limit, pad, rows, frames, step, REF_W > REF_H ? REF_W : REF_H);
         if (t == 0) {
             t = 16;
             why(&rs, "tile 16: a 1920x1080 frame needs ~%.0f MB, over the limit of %.0f MB, and even 16-pixel "
@@ -304,7 +277,7 @@ int vsr_recommend_settings(const char *model_path, vsr_recommendation *out)
             why(&rs, "tile %d: a 1920x1080 %s needs ~%.0f MB at %.0f bytes/pixel, over the limit of %.0f MB; a "
                      "%d-pixel tile with its padding needs ~%.0f MB",
                 t, rows * frames > 1 ? "pass" : "frame", mib(need), bpp, mib(limit), t,
-                mib(pass_bytes(bpp, t + 2 * pad, t + 2 * pad, rows, frames)));
+                mib(vsri_pass_bytes(bpp, t + 2 * pad, t + 2 * pad, rows, frames)));
         }
         r.tile = t;
     }
