@@ -1,6 +1,6 @@
-/*
- * libvsr: video super-resolution with a neural network.
- * common.h: export macro, error codes, logging, small shared types.
+/**
+ * @file common.h
+ * @brief Export macro, error codes, logging, small shared types.
  *
  * Every function that can fail returns 0 on success or a negative error
  * code. Codes are either negative errno values (VSR_ERR(ENOMEM)), libvsr's
@@ -20,6 +20,11 @@
 extern "C" {
 #endif
 
+/**
+ * @def VSR_API
+ * Marks the functions libvsr exports (default visibility; everything else
+ * in the library is hidden).
+ */
 #if defined(_WIN32)
 #  define VSR_API __declspec(dllimport)
 #elif defined(__GNUC__)
@@ -34,8 +39,9 @@ extern "C" {
 #define VSR_TAG(a, b, c, d) \
     (-(int)((unsigned)(a) | ((unsigned)(b) << 8) | ((unsigned)(c) << 16) | ((unsigned)(d) << 24)))
 
+/** Error codes (negative) and success (0). */
 enum {
-    VSR_OK = 0,
+    VSR_OK = 0,                             /**< success */
     VSR_EAGAIN = VSR_ERR(EAGAIN),           /**< call the other side first (send/receive) */
     VSR_EINVAL = VSR_ERR(EINVAL),           /**< an argument or setting is invalid */
     VSR_ENOMEM = VSR_ERR(ENOMEM),           /**< host memory allocation failed */
@@ -55,7 +61,11 @@ enum {
     VSR_ERROR_INCOMPLETE = VSR_TAG('V', 'I', 'N', 'C'),   /**< a scale-out job has missing segments (stitch lists them) */
 };
 
-/** Short text for an error code (libvsr's, errno's or FFmpeg's). Never NULL. */
+/**
+ * Short text for an error code (libvsr's, errno's or FFmpeg's).
+ * @return static (or per-thread) text, never NULL; "unknown error N" for
+ *         codes nobody names.
+ */
 VSR_API const char *vsr_strerror(int err);
 
 /**
@@ -65,16 +75,17 @@ VSR_API const char *vsr_strerror(int err);
  * after a call returned an error: a few codes (VSR_ENOMEM from deep inside,
  * and the non-errors VSR_EAGAIN and VSR_EOF) do not set it, and it is never
  * cleared by a successful call.
+ * @return the message, never NULL.
  */
 VSR_API const char *vsr_last_error(void);
 
 /** Log levels, most severe first. */
 enum vsr_log_level {
-    VSR_LOG_QUIET = -1,
-    VSR_LOG_ERROR = 0,
-    VSR_LOG_WARNING = 1,
-    VSR_LOG_INFO = 2,
-    VSR_LOG_DEBUG = 3,
+    VSR_LOG_QUIET = -1,  /**< nothing (a threshold only) */
+    VSR_LOG_ERROR = 0,   /**< a call failed */
+    VSR_LOG_WARNING = 1, /**< something the user should know: damage skipped, a fallback */
+    VSR_LOG_INFO = 2,    /**< what was chosen and measured */
+    VSR_LOG_DEBUG = 3,   /**< details for developers */
 };
 
 /**
@@ -87,12 +98,13 @@ enum vsr_log_level {
 typedef void (*vsr_log_callback)(void *user, int level, const char *msg);
 
 /**
- * Process-wide log sink and threshold (messages above level are dropped).
- * Default: stderr at VSR_LOG_WARNING. cb = NULL restores the default sink.
- * A session may override the sink with its own (vsr_session_settings).
- * Thread-safety: safe.
+ * Process-wide log sink (default: stderr). cb = NULL restores the default
+ * sink. A session may override the sink with its own
+ * (vsr_session_settings). Thread-safety: safe.
  */
 VSR_API void vsr_log_set_callback(vsr_log_callback cb, void *user);
+/** Process-wide log threshold: messages above level (a vsr_log_level) are
+ *  dropped; default VSR_LOG_WARNING. Thread-safety: safe. */
 VSR_API void vsr_log_set_level(int level);
 
 /**
@@ -105,8 +117,8 @@ VSR_API void vsr_log_capture_ffmpeg(int enable);
 
 /** A rational number, e.g. a time base or a frame rate. */
 typedef struct vsr_rational {
-    int num;
-    int den;
+    int num; /**< numerator */
+    int den; /**< denominator */
 } vsr_rational;
 
 /** Free memory that libvsr returned to the caller (strings from export calls). */

@@ -21,6 +21,7 @@
 extern "C" {
 #endif
 
+/** A picture (opaque, reference-counted). */
 typedef struct vsr_frame vsr_frame;
 
 /**
@@ -31,23 +32,23 @@ typedef struct vsr_frame vsr_frame;
  * FFmpeg's name for them; libvsr converts them like any other.
  */
 typedef enum vsr_pixfmt {
-    VSR_PIXFMT_NONE = 0,
+    VSR_PIXFMT_NONE = 0,     /**< no format (an empty frame, a NULL frame) */
     VSR_PIXFMT_RGBF32 = 1,   /**< planar float R, G, B, nominal range [0,1]: the models' layout */
     VSR_PIXFMT_RGB24 = 2,    /**< packed 8-bit R, G, B */
     VSR_PIXFMT_RGB48 = 3,    /**< packed 16-bit R, G, B */
-    VSR_PIXFMT_YUV420P = 10,
-    VSR_PIXFMT_YUV422P = 11,
-    VSR_PIXFMT_YUV444P = 12,
-    VSR_PIXFMT_YUV420P10 = 13,
-    VSR_PIXFMT_YUV422P10 = 14,
-    VSR_PIXFMT_YUV444P10 = 15,
-    VSR_PIXFMT_NV12 = 16,
-    VSR_PIXFMT_P010 = 17,
-    VSR_PIXFMT_GBRP = 18,
-    VSR_PIXFMT_GBRP10 = 19,
-    VSR_PIXFMT_GRAY8 = 20,
+    VSR_PIXFMT_YUV420P = 10,  /**< planar Y'CbCr 4:2:0, 8-bit */
+    VSR_PIXFMT_YUV422P = 11,  /**< planar Y'CbCr 4:2:2, 8-bit */
+    VSR_PIXFMT_YUV444P = 12,  /**< planar Y'CbCr 4:4:4, 8-bit */
+    VSR_PIXFMT_YUV420P10 = 13,/**< planar Y'CbCr 4:2:0, 10-bit */
+    VSR_PIXFMT_YUV422P10 = 14,/**< planar Y'CbCr 4:2:2, 10-bit */
+    VSR_PIXFMT_YUV444P10 = 15,/**< planar Y'CbCr 4:4:4, 10-bit */
+    VSR_PIXFMT_NV12 = 16,     /**< Y plane, then interleaved CbCr 4:2:0, 8-bit */
+    VSR_PIXFMT_P010 = 17,     /**< as NV12 at 10 bits, in the high bits of 16-bit words */
+    VSR_PIXFMT_GBRP = 18,     /**< planar G, B, R, 8-bit */
+    VSR_PIXFMT_GBRP10 = 19,   /**< planar G, B, R, 10-bit */
+    VSR_PIXFMT_GRAY8 = 20,    /**< luma only, 8-bit */
     VSR_PIXFMT_YUVJ420P = 21, /**< full-range 4:2:0 as MJPEG decoders return it */
-    VSR_PIXFMT_OTHER = 1000,
+    VSR_PIXFMT_OTHER = 1000,  /**< a decoder format libvsr does not name (vsr_frame_format_name() does) */
 } vsr_pixfmt;
 
 /**
@@ -57,16 +58,21 @@ typedef enum vsr_pixfmt {
  * 2 = unspecified for primaries, transfer and matrix.
  */
 typedef struct vsr_colour {
-    int matrix;
-    int range;
-    int primaries;
-    int transfer;
+    int matrix;          /**< H.273 MatrixCoefficients (FFmpeg's AVColorSpace) */
+    int range;           /**< 0 unspecified, 1 limited, 2 full (FFmpeg's AVColorRange) */
+    int primaries;       /**< H.273 ColourPrimaries (FFmpeg's AVColorPrimaries) */
+    int transfer;        /**< H.273 TransferCharacteristics (FFmpeg's AVColorTransferCharacteristic) */
     int chroma_location; /**< 0 unspecified, 1 left (MPEG-2), 2 center (JPEG), ... */
 } vsr_colour;
 
-/** A new frame of the given format and size, with uninitialised pixels.
- *  RGBF32 frames are one contiguous block: plane p starts at p*width*height
- *  floats and rows are width floats apart (a CHW tensor). */
+/**
+ * A new frame of the given format and size, with uninitialised pixels.
+ * RGBF32 frames are one contiguous block: plane p starts at p*width*height
+ * floats and rows are width floats apart (a CHW tensor).
+ * @return 0 and *out set (the caller owns the reference); VSR_EINVAL (a
+ *         format without a layout, NONE or OTHER, or a bad size);
+ *         VSR_ENOMEM.
+ */
 VSR_API int vsr_frame_alloc(vsr_frame **out, vsr_pixfmt format, int width, int height);
 
 /**
@@ -75,48 +81,62 @@ VSR_API int vsr_frame_alloc(vsr_frame **out, vsr_pixfmt format, int width, int h
  * B). free_cb(opaque) is called once when the last reference goes away
  * (may be NULL). The memory must stay valid and unchanged until then.
  * If wrapping fails, free_cb is not called: the caller keeps the memory.
+ * @return 0 and *out set; VSR_EINVAL (a format without a layout, a bad
+ *         size, a plane without data or with a bad stride); VSR_ENOMEM.
  */
 VSR_API int vsr_frame_wrap(vsr_frame **out, vsr_pixfmt format, int width, int height,
                            uint8_t *const data[4], const ptrdiff_t linesize[4],
                            void (*free_cb)(void *opaque), void *opaque);
 
-/** A new reference to f (never fails for a valid frame). */
+/**
+ * A new reference to f (never fails for a valid frame).
+ * @return f (NULL if f is NULL).
+ */
 VSR_API vsr_frame *vsr_frame_ref(vsr_frame *f);
 
 /** Drop a reference and set *f to NULL. Accepts NULL and &NULL. */
 VSR_API void vsr_frame_unref(vsr_frame **f);
 
+/** @return the width in pixels (0 for NULL). */
 VSR_API int vsr_frame_width(const vsr_frame *f);
+/** @return the height in pixels (0 for NULL). */
 VSR_API int vsr_frame_height(const vsr_frame *f);
+/** @return the pixel format (VSR_PIXFMT_NONE for NULL, VSR_PIXFMT_OTHER if unnamed). */
 VSR_API vsr_pixfmt vsr_frame_format(const vsr_frame *f);
-/** FFmpeg's name for the exact format, e.g. "yuv420p10le"; "rgbf32" for RGBF32. */
+/** @return FFmpeg's name for the exact format, e.g. "yuv420p10le"; "rgbf32"
+ *          for RGBF32; "none" for NULL. Never NULL. */
 VSR_API const char *vsr_frame_format_name(const vsr_frame *f);
-/** Bits per sample of the format (8, 10, 12, 16, 32 for float). */
+/** @return bits per sample of the format (8, 10, 12, 16, 32 for float; 0 for NULL). */
 VSR_API int vsr_frame_bit_depth(const vsr_frame *f);
 
-/** Number of planes, and each plane's pointer, stride in bytes, and size in
- *  samples. For RGBF32, plane 0 is R, 1 is G and 2 is B. */
+/** @return the number of planes (0 for NULL). For RGBF32, plane 0 is R, 1
+ *          is G and 2 is B; packed formats have one. */
 VSR_API int vsr_frame_planes(const vsr_frame *f);
+/** @return the first byte of a plane, NULL for a plane the frame lacks. */
 VSR_API uint8_t *vsr_frame_data(const vsr_frame *f, int plane);
+/** @return the distance in bytes between rows of a plane (0 for a plane the frame lacks). */
 VSR_API ptrdiff_t vsr_frame_linesize(const vsr_frame *f, int plane);
+/** @return the width of a plane in samples (chroma planes may be smaller; 0 if absent). */
 VSR_API int vsr_frame_plane_width(const vsr_frame *f, int plane);
+/** @return the height of a plane in rows (0 if absent). */
 VSR_API int vsr_frame_plane_height(const vsr_frame *f, int plane);
 
-/** Presentation time in units of the frame's time base; INT64_MIN if unknown. */
+/** @return the presentation time in units of the frame's time base;
+ *          INT64_MIN if unknown (or f is NULL). */
 VSR_API int64_t vsr_frame_pts(const vsr_frame *f);
 /**
  * Set the presentation time (INT64_MIN = unknown).
  * @return 0; VSR_EINVAL when f is NULL or shared (more than one reference).
  */
 VSR_API int vsr_frame_set_pts(vsr_frame *f, int64_t pts);
-/** Duration in time-base units, 0 if unknown. */
+/** @return the duration in time-base units, 0 if unknown. */
 VSR_API int64_t vsr_frame_duration(const vsr_frame *f);
 /**
  * Set the duration in time-base units (0 = unknown).
  * @return 0; VSR_EINVAL when f is NULL or shared.
  */
 VSR_API int vsr_frame_set_duration(vsr_frame *f, int64_t duration);
-/** Time base of pts and duration ({0, 1} when f is NULL). */
+/** @return the time base of pts and duration ({0, 1} when f is NULL). */
 VSR_API vsr_rational vsr_frame_time_base(const vsr_frame *f);
 /**
  * Set the time base of pts and duration.
@@ -139,7 +159,7 @@ VSR_API int vsr_frame_set_colour(vsr_frame *f, const vsr_colour *c);
  * @return 0; VSR_EINVAL when f is NULL or shared.
  */
 VSR_API int vsr_frame_set_user_data(vsr_frame *f, void *user);
-/** The pointer set with vsr_frame_set_user_data() (NULL if none). */
+/** @return the pointer set with vsr_frame_set_user_data() (NULL if none). */
 VSR_API void *vsr_frame_user_data(const vsr_frame *f);
 
 /**

@@ -1,16 +1,28 @@
-/*
- * libvsr: video super-resolution with a neural network.
+/**
+ * @file vsr.h
+ * @brief libvsr: video super-resolution with a neural network. Include
+ * this header; it includes the rest.
  *
- * Include this header; it includes the rest.
- *
- *   vsr_session_settings s;
- *   vsr_session_settings_default(&s);
- *   s.model_path = "realesr-animevideov3-x2.pt";
- *   vsr_session *ses;
- *   if (vsr_session_open(&ses, &s) < 0)
+ * @code
+ *   vsr_model_settings ms;
+ *   vsr_model_settings_default(&ms);
+ *   ms.path = "realesr-animevideov3-x2.pt";
+ *   vsr_model *model = NULL;
+ *   vsr_session *ses = NULL;
+ *   int err = vsr_model_open(&model, &ms);
+ *   if (err >= 0) {
+ *       vsr_session_settings s;
+ *       vsr_session_settings_default(&s);
+ *       s.model = model;
+ *       err = vsr_session_open(&ses, &s);
+ *       vsr_model_unref(&model); // the session holds its own reference
+ *   }
+ *   if (err >= 0)
+ *       err = vsr_upscale_file(ses, "in.mp4", "out.mkv", NULL, NULL);
+ *   if (err < 0)
  *       fprintf(stderr, "%s\n", vsr_last_error());
- *   int err = vsr_upscale_file(ses, "in.mp4", "out.mkv", NULL, NULL);
  *   vsr_session_close(&ses);
+ * @endcode
  *
  * See docs/guide.md for sessions, streams, frames, model cards, chunks,
  * tiles and the tracker.
