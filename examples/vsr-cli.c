@@ -50,24 +50,6 @@ typedef struct cli {
     int print_info;
 } cli;
 
-/* Ctrl-C may come at any moment, also while the model loads, before a
- * session exists: the handler (on whichever thread the signal lands)
- * remembers it, and the session is cancelled as soon as there is one.
- * Lock-free atomics, so the handler is async-signal-safe. */
-static atomic_int interrupted;
-static _Atomic(vsr_session *) running_session;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    atomic_store(&interrupted, 1);
-    vsr_session *ses = atomic_load(&running_session);
-    if (ses)
-        vsr_session_cancel(ses);
-    /* a second Ctrl-C kills at once */
-    signal(SIGINT, SIG_DFL);
-}
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -312,6 +294,24 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
 }
 
 #ifndef VSR_CLI_NO_MAIN
+
+/* Ctrl-C may come at any moment, also while the model loads, before a
+ * session exists: the handler (on whichever thread the signal lands)
+ * remembers it, and the session is cancelled as soon as there is one.
+ * Lock-free atomics, so the handler is async-signal-safe. */
+static atomic_int interrupted;
+static _Atomic(vsr_session *) running_session;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    atomic_store(&interrupted, 1);
+    vsr_session *ses = atomic_load(&running_session);
+    if (ses)
+        vsr_session_cancel(ses);
+    /* a second Ctrl-C kills at once */
+    signal(SIGINT, SIG_DFL);
+}
 
 /* The default model: $VSR_MODEL_DIR, the installed data directory, then
  * the source tree's models/ (for a program run from its build tree). */
