@@ -201,6 +201,7 @@ VSR_API int vsr_tracker_progress(vsr_tracker *t, const vsr_progress *p);
  * (the kernel's RSS high-water mark and the device allocator's peak, so a
  * new high in between is seen) and from every sampler reading in between.
  * The operation holds a reference to the tracker.
+ * @param t the tracker
  * @param type the operation's type: VSR_OP_* or a name of the caller's (required)
  * @param strategy how it is done (a model, an algorithm); may be NULL
  * @param out receives the operation
@@ -224,6 +225,7 @@ VSR_API int vsr_op_set_meta(vsr_op *op, const char *key, const char *value);
 /**
  * End an operation: it is recorded (statistics, history, event callback),
  * freed, and *op set to NULL. Accepts NULL and &NULL (returns VSR_EINVAL).
+ * @param op the operation (from vsr_op_begin())
  * @param error_code 0 = success, any other value = failure with this code
  * @param message what went wrong (copied), or NULL
  * @return 0; VSR_ERROR_CANCELLED when the event callback asked to cancel;
@@ -237,6 +239,7 @@ VSR_API int vsr_op_end(vsr_op **op, int error_code, const char *message);
  * so far, success 0): an array of `count` pointers to records, all in one
  * heap block freed with vsr_free(records). (Pointers, not an array of
  * structs, so a record that grows in a later version moves nothing.)
+ * @param t the tracker
  * @param records receives the array of pointers (NULL when there is none)
  * @param count receives the number of records
  * @return 0; VSR_EINVAL for a NULL argument; VSR_ENOMEM.
@@ -309,12 +312,15 @@ enum vsr_list_what {
  * The names with at least one record since the tracker was opened or
  * reset, sorted (strcmp), as an array of count strings followed by NULL,
  * in one heap block freed with vsr_free().
+ * @param t the tracker
  * @param what VSR_LIST_TYPES or VSR_LIST_STRATEGIES
+ * @param names receives the array of names
+ * @param count receives the number of names
  * @return 0; VSR_EINVAL for a NULL argument or an unknown what; VSR_ENOMEM.
  */
 VSR_API int vsr_tracker_list(vsr_tracker *t, int what, char ***names, int *count);
 
-/** Number of records in the history (0 when t is NULL). */
+/** @return the number of records in the history (0 when t is NULL). */
 VSR_API int vsr_tracker_history_count(vsr_tracker *t);
 /**
  * A copy of history record i (0 = oldest) in one heap block with its
