@@ -10,7 +10,7 @@ The shared library is found through $VSR_LIBRARY, ctypes.util.find_library
 from . import _lib
 from . import _structs as structs
 from ._handles import live_handles
-from ._structs import (ExportFormat, Granularity, Layout, LogLevel, OpType, PixFmt, Precision,
+from ._structs import (ExportFormat, Granularity, Layout, LogLevel, OpType, PixFmt, Precision, StitchMode,
                        API_VERSION_MAJOR, API_VERSION_MINOR, API_VERSION_PATCH, VSR_AUTO)
 from .errors import (CancelledError, ConfigError, DeviceError, DeviceOutOfMemoryError,
                      EndOfStream, InputDamagedError, InputError, InvalidArgumentError, LimitError,
@@ -18,6 +18,7 @@ from .errors import (CancelledError, ConfigError, DeviceError, DeviceOutOfMemory
                      IncompleteError,
                      UnsupportedError, VsrError, last_error, strerror)
 from .frame import Colour, Frame, wrapped_arrays
+from .job import Job, JobInfo, JobSegment
 from .log import capture_ffmpeg, set_log_callback, set_log_level
 from .session import (Model, ModelCard, ModelInfo, ProcessSettings, Recommendation, RunResult,
                       Session, SessionInfo, configure, process_settings, recommend_settings)
@@ -52,7 +53,8 @@ __all__ = [
     "ModelCard", "ModelError", "ModelInfo", "ModelRunError", "Operation", "OpRecord", "OpStats", "OpTrend",
     "OpType", "OutOfMemoryError", "ProcessSettings", "configure", "process_settings",
     "Output", "OutputError", "PixFmt", "Precision", "Progress", "QualityStats", "Recommendation",
-    "ResourceStats", "MismatchError", "IncompleteError", "RunResult", "Session", "SessionInfo", "Tracker",
+    "ResourceStats", "MismatchError", "IncompleteError", "RunResult", "Session", "SessionInfo", "StitchMode",
+    "Tracker",
     "UnsupportedError", "VSR_AUTO", "VsrError", "build_info", "capture_ffmpeg", "last_error",
     "library_path", "live_handles", "recommend_settings", "set_log_callback", "set_log_level",
     "strerror", "structs", "version", "version_info", "wrapped_arrays",

@@ -69,7 +69,7 @@ def live_handles():
 
 
 # Closing order at exit: users of a thing before the thing.
-_ORDER = ("operation", "session", "output", "input", "model", "tracker", "frame", "view")
+_ORDER = ("operation", "session", "job", "output", "input", "model", "tracker", "frame", "view")
 
 
 def _close_all():

@@ -213,6 +213,20 @@ _fn("vsr_upscale_file", c_int, c_void_p, c_char_p, c_char_p, POINTER(S.vsr_run_s
     POINTER(S.vsr_run_result))
 _fn("vsr_recommend_settings", c_int, c_char_p, POINTER(S.vsr_recommendation))
 
+# job.h
+_fn("vsr_job_settings_default", None, c_void_p)
+_fn("vsr_job_plan", c_int, c_void_p, c_char_p, c_char_p, POINTER(S.vsr_run_settings),
+    POINTER(S.vsr_job_settings), c_char_p)
+_fn("vsr_job_open", c_int, POINTER(c_void_p), c_char_p)
+_fn("vsr_job_close", None, POINTER(c_void_p))
+_fn("vsr_job_get_info", c_int, c_void_p, POINTER(S.vsr_job_info))
+_fn("vsr_job_get_segment", c_int, c_void_p, c_int64, POINTER(S.vsr_job_segment))
+_fn("vsr_job_open_session", c_int, c_void_p, c_char_p, c_void_p, c_void_p, POINTER(c_void_p))
+_fn("vsr_job_run_segment", c_int, c_void_p, c_void_p, c_int64, POINTER(S.vsr_run_result))
+_fn("vsr_job_stitch", c_int, c_void_p, POINTER(S.vsr_run_result))
+_fn("vsr_upscale_range", c_int, c_void_p, c_char_p, c_char_p, c_int64, c_int64,
+    POINTER(S.vsr_run_settings), POINTER(S.vsr_run_result))
+
 # Slack for the _default() functions of a newer library (same major, newer
 # minor) whose settings structs may have grown: they write their own size.
 _DEFAULT_SLACK = 4096

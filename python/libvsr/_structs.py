@@ -462,6 +462,47 @@ class vsr_recommendation(Structure):
     ]
 
 
+# ---------------------------------------------------------------------- job.h
+class StitchMode(enum.IntEnum):
+    AUTO = 0         # COPY for intra-only/lossless codecs, else CLOSED_GOP
+    COPY = 1         # segments in the final codec, packets copied
+    CLOSED_GOP = 2   # each segment starts with an IDR (x264/x265)
+
+
+class vsr_job_settings(Structure):
+    _fields_ = [
+        ("size", c_uint32),
+        ("segment_frames", c_int64),
+        ("work_dir", c_char_p),
+        ("stitch", c_int),  # vsr_stitch_mode
+        ("index_decode", c_int),
+    ]
+
+
+class vsr_job_info(Structure):
+    _fields_ = [
+        ("size", c_uint32),
+        ("segments", c_int64),
+        ("committed", c_int64),
+        ("frames", c_int64),
+        ("frames_done", c_int64),
+        ("stitch", c_int),  # vsr_stitch_mode
+    ]
+
+
+class vsr_job_segment(Structure):
+    _fields_ = [
+        ("size", c_uint32),
+        ("index", c_int64),
+        ("first_frame", c_int64),
+        ("frames", c_int64),
+        ("feed_first", c_int64),
+        ("feed_frames", c_int64),
+        ("seek_frame", c_int64),
+        ("committed", c_int),
+    ]
+
+
 # Every public struct, by its C name (used by the struct check test).
 PUBLIC_STRUCTS = {
     cls.__name__: cls
@@ -469,7 +510,8 @@ PUBLIC_STRUCTS = {
                 vsr_kv, vsr_op_record, vsr_progress, vsr_tracker_settings, vsr_op_stats, vsr_op_trend,
                 vsr_resource_stats, vsr_quality_stats, vsr_model_card, vsr_model_settings,
                 vsr_model_info, vsr_process_settings, vsr_session_settings,
-                vsr_session_info, vsr_run_settings, vsr_run_result, vsr_recommendation)
+                vsr_session_info, vsr_run_settings, vsr_run_result, vsr_recommendation,
+                vsr_job_settings, vsr_job_info, vsr_job_segment)
 }
 
 

@@ -133,6 +133,43 @@ class RunResult:
     output: Optional[str] = None
 
 
+def run_result(res, output=None):
+    """RunResult from a vsr_run_result."""
+    return RunResult(res.frames_decoded, res.frames_written, res.frames_resumed, res.chunks,
+                     res.tiles, res.input_damaged, bool(res.cancelled), res.seconds, res.fps,
+                     res.max_frames_in_flight, None if output is None else str(output))
+
+
+def run_settings(keep, *, codec=None, crf=None, preset=None, pix_fmt=None, bitrate=None,
+                 encoder_threads=None, options=None, copy_streams=None, overwrite=None,
+                 frame_rate=None, pipelined=None, queue_depth=None, resume=None, reference=None,
+                 max_frames=None, decoder_threads=None, hwdec=None, stream_index=None,
+                 max_width=None, max_height=None):
+    """vsr_run_settings (with its input and output settings) from keyword
+    arguments, None meaning the library's default. What the structs point
+    to is appended to keep, which must outlive their use."""
+    ins = input_settings(keep, threads=decoder_threads, hwdec=hwdec, max_frames=max_frames,
+                         stream_index=stream_index, max_width=max_width, max_height=max_height)
+    outs = output_settings(keep, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
+                           bitrate=bitrate, threads=encoder_threads, options=options,
+                           copy_streams=copy_streams, overwrite=overwrite, frame_rate=frame_rate)
+    keep += [ins, outs]
+    rs = _lib.defaults(S.vsr_run_settings, lib.vsr_run_settings_default)
+    rs.input = ctypes.pointer(ins)
+    rs.output = ctypes.pointer(outs)
+    if pipelined is not None:
+        rs.pipelined = 1 if pipelined else 0
+    if queue_depth is not None:
+        rs.queue_depth = int(queue_depth)
+    if resume is not None:
+        rs.resume = 1 if resume else 0
+    if reference is not None:
+        ref = _lib.encode(reference)
+        keep.append(ref)
+        rs.reference_path = ref
+    return rs
+
+
 @dataclass
 class Recommendation:
     """Settings libvsr recommends for this machine and model (vsr_recommendation)."""
@@ -420,38 +457,62 @@ class Session(_handles.Handle):
         left). Ctrl-C cancels the run cleanly and re-raises KeyboardInterrupt.
         """
         keep = []
-        ins = input_settings(keep, threads=decoder_threads, hwdec=hwdec, max_frames=max_frames,
-                             stream_index=stream_index)
-        outs = output_settings(keep, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
-                               bitrate=bitrate, threads=encoder_threads, options=options,
-                               copy_streams=copy_streams, overwrite=overwrite,
-                               frame_rate=frame_rate)
-        rs = _lib.defaults(S.vsr_run_settings, lib.vsr_run_settings_default)
-        rs.input = ctypes.pointer(ins)
-        rs.output = ctypes.pointer(outs)
-        if pipelined is not None:
-            rs.pipelined = 1 if pipelined else 0
-        if queue_depth is not None:
-            rs.queue_depth = int(queue_depth)
-        if resume is not None:
-            rs.resume = 1 if resume else 0
-        if reference is not None:
-            ref = _lib.encode(reference)
-            keep.append(ref)
-            rs.reference_path = ref
+        rs = run_settings(keep, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
+                          bitrate=bitrate, encoder_threads=encoder_threads, options=options,
+                          copy_streams=copy_streams, overwrite=overwrite, frame_rate=frame_rate,
+                          pipelined=pipelined, queue_depth=queue_depth, resume=resume,
+                          reference=reference, max_frames=max_frames,
+                          decoder_threads=decoder_threads, hwdec=hwdec, stream_index=stream_index)
         res = S.new_sized(S.vsr_run_result)
         handle = self._handle()
         in_b, out_b = _lib.encode(input), _lib.encode(output)
-        if self.tracker is not None and not self.tracker.closed:
-            self.tracker.take_callback_error()  # forget one from an earlier run
 
         def call():
             return lib.vsr_upscale_file(handle, in_b, out_b, byref(rs), byref(res))
 
+        return self._run_call(call, res, output)
+
+    def upscale_range(self, input, output, first_frame, frames, **settings):
+        """Upscale frames [first_frame, first_frame + frames) of input into output
+        (video only), each with its original pts (vsr_upscale_range).
+
+        For embedders that orchestrate segments themselves: the library
+        indexes the input and derives the context the model needs around
+        the range (feed range, seek point) itself. Takes upscale_file()'s
+        output and run settings; returns a RunResult.
+        """
+        keep = []
+        rs = run_settings(keep, **settings)
+        res = S.new_sized(S.vsr_run_result)
+        handle = self._handle()
+        in_b, out_b = _lib.encode(input), _lib.encode(output)
+        first, count = int(first_frame), int(frames)
+
+        def call():
+            return lib.vsr_upscale_range(handle, in_b, out_b, first, count, byref(rs), byref(res))
+
+        return self._run_call(call, res, output)
+
+    @classmethod
+    def _adopt(cls, ptr, tracker=None):
+        """A Session owning a vsr_session the library opened itself
+        (vsr_job_open_session); its model belongs to the session."""
+        self = cls.__new__(cls)
+        self.model = None
+        self.tracker = tracker
+        self.eof = False
+        self._log_key = None
+        self._take(ptr)
+        return self
+
+    def _run_call(self, call, res, output):
+        """Run a blocking C call that fills a vsr_run_result (upscale_file,
+        vsr_upscale_range, vsr_job_run_segment) and turn its outcome into a
+        RunResult or an exception, as upscale_file() documents."""
+        if self.tracker is not None and not self.tracker.closed:
+            self.tracker.take_callback_error()  # forget one from an earlier run
         err, msg = self._interruptible(call)
-        result = RunResult(res.frames_decoded, res.frames_written, res.frames_resumed, res.chunks,
-                           res.tiles, res.input_damaged, bool(res.cancelled), res.seconds, res.fps,
-                           res.max_frames_in_flight, str(output))
+        result = run_result(res, output)
         if err == 0:
             return result
         if err == S.VSR_ERROR_CANCELLED:
