@@ -25,7 +25,8 @@
  * @endcode
  *
  * See docs/guide.md for sessions, streams, frames, model cards, chunks,
- * tiles and the tracker.
+ * tiles and the tracker, and docs/scale-out.md for jobs cut into segments
+ * (job.h).
  */
 #ifndef LIBVSR_VSR_H
 #define LIBVSR_VSR_H
@@ -37,5 +38,6 @@
 #include "stream.h"
 #include "tracker.h"
 #include "session.h"
+#include "job.h"
 
 #endif /* LIBVSR_VSR_H */
