@@ -157,13 +157,15 @@ class Job:
         return f"<libvsr.scale.Job {self.plan_path}>"
 
     # ------------------------------------------------------------------ run
-    def run(self, runner, max_attempts=3, on_progress=None, poll_interval=0.5):
+    def run(self, runner, max_attempts=3, on_progress=None, poll_interval=0.5, stitch=True):
         """Run every segment not yet committed on runner, then stitch.
 
-        Returns the stitch's RunResult. Raises JobError naming the segments
-        that failed max_attempts times (after the others have finished,
-        so a later run only redoes those) or the stitch's error."""
-        results = _Driver([self], runner, max_attempts, on_progress, poll_interval).run()
+        on_progress(Progress) is called about every poll_interval seconds.
+        Returns the stitch's RunResult (None with stitch=False: the caller
+        stitches later, e.g. elsewhere). Raises JobError naming the
+        segments that failed max_attempts times (after the others have
+        finished, so a later run only redoes those) or the stitch's error."""
+        results = _Driver([self], runner, max_attempts, on_progress, poll_interval, stitch).run()
         r = results[0]
         if r.error:
             raise JobError(r.error, self.plan_path, r.failed_segments)
@@ -187,10 +189,10 @@ class Batch:
         self.jobs = jobs          # the planned Jobs
         self.planned = results    # FileResult per input, in order (error set if planning failed)
 
-    def run(self, runner, max_attempts=3, on_progress=None, poll_interval=0.5):
+    def run(self, runner, max_attempts=3, on_progress=None, poll_interval=0.5, stitch=True):
         """Run every job's segments on runner, stitching each job when its
         last segment commits. Returns a FileResult per input, in order."""
-        done = iter(_Driver(self.jobs, runner, max_attempts, on_progress, poll_interval).run()
+        done = iter(_Driver(self.jobs, runner, max_attempts, on_progress, poll_interval, stitch).run()
                     if self.jobs else [])
         out = []
         for fr in self.planned:
@@ -242,7 +244,7 @@ class _JobState:
 
 
 class _Driver:
-    def __init__(self, jobs, runner, max_attempts, on_progress, poll_interval):
+    def __init__(self, jobs, runner, max_attempts, on_progress, poll_interval, stitch=True):
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.states = [_JobState(j) for j in jobs]
@@ -252,6 +254,7 @@ class _Driver:
         self.poll = poll_interval
         self.attempts = {}        # Task -> submissions so far
         self.retried = 0
+        self.stitch = stitch
 
     def run(self):
         self.runner.start([s.job for s in self.states])
@@ -309,12 +312,13 @@ class _Driver:
         return submit
 
     def _stitch(self, st):
+        st.finished = True
+        if not self.stitch:
+            return
         try:
             st.result.result = st.job.stitch()
         except (VsrError, OSError) as e:
             st.result.error = f"{st.job.plan_path}: stitch failed: {e}"
-        st.finished = True
-        st.job.close()
 
     def _done_frames(self, st, progress):
         done = sum(st.frames[k] for k in st.committed)
