@@ -19,15 +19,12 @@ in its own meson suite ('scale'), which the sanitizer builds leave out.
 import json
 import os
 import signal
-import subprocess
-import threading
 import time
 
 import pytest
 
 from conftest import clip, need_file, run, run_cli, tmodel
 
-import libvsr
 from libvsr.scale import DaskRunner, Job, JobError, LocalRunner, SlurmRunner, plan_many
 
 # Every setting that could be "auto" is given, for the reference run and the

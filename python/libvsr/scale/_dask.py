@@ -46,13 +46,11 @@ class ModelCache(_PluginBase):
 
 
 def _plan_model(plan, device):
-    """(model path, device, precision) the plan pins, for the cache key;
-    None when the plan does not say (the session then loads the model)."""
-    m = plan.get("model")
-    s = plan.get("settings", {})
-    path = m.get("path") if isinstance(m, dict) else m
-    prec = s.get("precision") if isinstance(s, dict) else None
-    dev = device or (s.get("device") if isinstance(s, dict) else None)
+    """(model path, device, precision) the plan pins, the cache's key; None
+    when the plan does not say (the session then loads the model itself)."""
+    model, session = plan.get("model") or {}, plan.get("session") or {}
+    path, prec = model.get("path"), session.get("precision")
+    dev = device or session.get("device")
     if not path or not prec or not dev:
         return None
     return path, dev, prec
