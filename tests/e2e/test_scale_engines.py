@@ -227,7 +227,12 @@ def test_slurm_identical_to_single_run(slurm_cluster, cli, data_dir, test_models
                                        model):
     ref = reference(cli, data_dir, test_models, model, tmp_path_factory)
     job, out = plan(data_dir, test_models, tmp_path, model)
-    job.run(slurm_runner(slurm_cluster, cli), stitch=False)
+    # with the per-frame model, as if MaxArraySize were 2: segments 0-1 in
+    # one array, the rest in others with an offset added to the task index
+    runner = slurm_runner(slurm_cluster, cli, max_array_size=2 if model == "tiny-x2.pt" else None)
+    job.run(runner, stitch=False)
+    if model == "tiny-x2.pt":
+        assert len({job_id for job_id, _ in runner.tasks}) >= 2, runner.tasks
     check_commits(job)
     assert_identical(out, ref)
 

@@ -50,10 +50,12 @@ class SlurmRunner(Runner):
     GPU). The batch scripts and the tasks' output go to script_dir (default:
     a directory next to the first plan; it must be on shared storage).
     env: environment for the Slurm commands (e.g. SLURM_CONF).
+    max_array_size: the cluster's MaxArraySize (default: asked with
+    `scontrol show config`); arrays are cut so that indices stay below it.
     """
 
     def __init__(self, partition=None, gres="gpu:1", max_parallel=None, extra_sbatch=(), *, cli=None,
-                 device=None, script_dir=None, env=None, command_timeout=60):
+                 device=None, script_dir=None, env=None, max_array_size=None, command_timeout=60):
         self.partition = partition
         self.gres = gres
         self.max_parallel = max_parallel
@@ -69,7 +71,7 @@ class SlurmRunner(Runner):
         self.errors = {}
         self.last_seen = {}      # Task -> (job id, index) of its latest submission
         self._own_dir = False
-        self._max_array = None
+        self._max_array = max_array_size
         self._active = set()
         self._failing_since = None
         self._n = 0
