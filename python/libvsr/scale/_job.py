@@ -96,10 +96,9 @@ class Job:
         self._c = _cjob.Job(self.plan_path)
         self._plan = read_plan(self.plan_path)
         self.work_dir = _plan_work_dir(self.plan_path, self._plan)
-        self.input = self._plan.get("input", {}).get("path") if isinstance(self._plan.get("input"), dict) \
-            else self._plan.get("input")
-        self.output = self._plan.get("output") if isinstance(self._plan.get("output"), str) \
-            else (self._plan.get("output") or {}).get("path")
+        inp = self._plan.get("input")
+        self.input = inp.get("path") if isinstance(inp, dict) else inp
+        self.output = self._plan.get("output")
 
     # ---------------------------------------------------------------- plan
     @classmethod
