@@ -1,10 +1,13 @@
 /*
  * vsr-cli: upscale a video file with libvsr. A thin program over the
  * public header: parse options, open a session, run vsr_upscale_file(),
- * show progress, export statistics.
+ * show progress, export statistics. With --plan it runs a job cut into
+ * segments (job.h): plan it, run one segment (a Slurm array task), stitch,
+ * or print where it stands.
  *
  * Exit codes: 0 done; 1 failed (no output left); 2 bad command line;
  * 3 input damaged (the output holds every frame that could be decoded);
+ * 4 incomplete (stitch: segments are missing, the message lists them);
  * 130 interrupted (the output is finished up to the last frame written).
  */
 #include <getopt.h>
@@ -32,7 +35,10 @@
 
 #define DEFAULT_MODEL "realesr-animevideov3-x2.pt"
 
-enum { EXIT_DAMAGED = 3, EXIT_INTERRUPTED = 130, EXIT_USAGE = 2 };
+enum { EXIT_DAMAGED = 3, EXIT_INCOMPLETE = 4, EXIT_INTERRUPTED = 130, EXIT_USAGE = 2 };
+
+/* What a run with --plan does. */
+typedef enum job_action { JOB_NONE, JOB_PLAN, JOB_SEGMENT, JOB_STITCH, JOB_STATUS } job_action;
 
 typedef struct cli {
     const char *input, *output, *model;
@@ -48,6 +54,13 @@ typedef struct cli {
     int quiet, verbose;
     int print_recommended;
     int print_info;
+    const char *plan;        /* --plan */
+    job_action action;
+    int64_t segment;         /* --segment K */
+    vsr_job_settings js;
+    const char *device;      /* --device as given (NULL: not given) */
+    const char *settings_opt; /* the first option that sets what a plan pins (refused with a plan's
+                                 --segment, --stitch, --status: they take it from the plan) */
 } cli;
 
 static void usage(FILE *f)
@@ -94,6 +107,16 @@ static void usage(FILE *f)
             "      --sampler-ms N      resource sampling period (default 100, 0 = off)\n"
             "      --reference FILE    reference video of the output size: PSNR/SSIM\n"
             "Other:\n"
+            "Scale-out (a job cut into segments, run by separate processes; see docs/scale-out.md):\n"
+            "      --plan PLAN         the job's plan file, with one of:\n"
+            "      --segment-frames N    with -i, -o and any settings above: write the plan,\n"
+            "                            segments of about N frames\n"
+            "      --segment K           run segment K (0-based; --device may choose the device)\n"
+            "      --stitch              join the segments into the output (exit 4: some missing)\n"
+            "      --status              print the job's state as JSON\n"
+            "      --work-dir DIR      where segments go (default PLAN.work; shared by all workers)\n"
+            "      --stitch-mode M     auto (default), copy (intra-only codecs), closed-gop\n"
+            "      --index-decode      index the input by decoding it (odd or damaged inputs)\n"
             "      --print-recommended print the settings recommended for this machine\n"
             "      --info              print the session's resolved settings\n"
             "  -q, --quiet             errors only, no progress\n"
@@ -108,7 +131,8 @@ enum {
     OPT_TILE_PAD, OPT_TILE_BLEND, OPT_CHUNK_BLEND, OPT_MEM_LIMIT, OPT_CODEC, OPT_CRF, OPT_PRESET, OPT_PIX_FMT, OPT_ENC_OPTS,
     OPT_NO_COPY, OPT_SERIAL, OPT_QUEUE, OPT_RESUME, OPT_HWDEC, OPT_MAX_FRAMES, OPT_MAX_SIZE, OPT_STATS_JSON,
     OPT_STATS_CSV, OPT_STATS_PROM, OPT_GRANULARITY, OPT_SAMPLER, OPT_REFERENCE, OPT_RECOMMEND, OPT_INFO,
-    OPT_VERSION,
+    OPT_VERSION, OPT_PLAN, OPT_SEGMENT_FRAMES, OPT_SEGMENT, OPT_STITCH, OPT_STATUS, OPT_WORK_DIR,
+    OPT_STITCH_MODE, OPT_INDEX_DECODE,
 };
 
 static const struct option long_options[] = {
@@ -150,9 +174,61 @@ static const struct option long_options[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"plan", required_argument, NULL, OPT_PLAN},
+    {"segment-frames", required_argument, NULL, OPT_SEGMENT_FRAMES},
+    {"segment", required_argument, NULL, OPT_SEGMENT},
+    {"stitch", no_argument, NULL, OPT_STITCH},
+    {"status", no_argument, NULL, OPT_STATUS},
+    {"work-dir", required_argument, NULL, OPT_WORK_DIR},
+    {"stitch-mode", required_argument, NULL, OPT_STITCH_MODE},
+    {"index-decode", no_argument, NULL, OPT_INDEX_DECODE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+static int set_action(cli *c, job_action a, const char *opt, char *err, size_t errlen)
+{
+    if (c->action != JOB_NONE && c->action != a) {
+        snprintf(err, errlen, "%s: only one of --segment-frames, --segment, --stitch and --status at a time", opt);
+        return -1;
+    }
+    c->action = a;
+    return 0;
+}
+
+/* --plan goes with exactly one action; only planning takes settings. */
+static int check_job_options(const cli *c, char *err, size_t errlen)
+{
+    if (!c->plan) {
+        snprintf(err, errlen, "--segment-frames, --segment, --stitch and --status need --plan PLAN");
+        return -1;
+    }
+    if (c->action == JOB_NONE) {
+        snprintf(err, errlen, "--plan needs one of --segment-frames N (with -i and -o), --segment K, --stitch, "
+                              "--status");
+        return -1;
+    }
+    if (c->action == JOB_PLAN && (!c->input || !c->output)) {
+        snprintf(err, errlen, "planning (--segment-frames) needs -i INPUT and -o OUTPUT");
+        return -1;
+    }
+    if (c->action != JOB_PLAN && c->settings_opt) {
+        snprintf(err, errlen, "%s: --segment, --stitch and --status take input, output, model and settings from the "
+                              "plan (only --device may be given, for --segment)", c->settings_opt);
+        return -1;
+    }
+    if (c->action != JOB_SEGMENT && c->action != JOB_PLAN && c->device) {
+        snprintf(err, errlen, "--device: --stitch and --status run no model");
+        return -1;
+    }
+    if (c->print_recommended || c->rs.resume || c->rs.reference_path) {
+        snprintf(err, errlen, "%s does not go with --plan", c->print_recommended ? "--print-recommended"
+                                                             : c->rs.resume       ? "--resume"
+                                                                                  : "--reference");
+        return -1;
+    }
+    return 0;
+}
 
 /* Parse argv into c. Returns 0, 1 to exit successfully (help, version),
  * or -1 with the message printed. Also used by the fuzz target. */
@@ -162,6 +238,7 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
 {
     static const char *const precisions[] = {"auto", "fp32", "bf16", "fp16"};
     static const char *const granularities[] = {"operation", "chunk", "run"};
+    static const char *const stitch_modes[] = {"auto", "copy", "closed-gop"};
     const int64_t auto_v = VSR_AUTO;
     memset(c, 0, sizeof(*c));
     vsr_process_settings_default(&c->ps);
@@ -170,6 +247,7 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
     vsr_output_settings_default(&c->os);
     vsr_input_settings_default(&c->is);
     vsr_run_settings_default(&c->rs);
+    vsr_job_settings_default(&c->js);
     c->sampler_ms = 100;
     c->granularity = VSR_GRANULARITY_OPERATION;
     optind = 0; /* 0, not 1: GNU getopt then starts afresh (the fuzz target parses many argv) */
@@ -180,11 +258,16 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
     err[0] = 0;
     while ((opt = getopt_long(argc, argv, ":i:o:m:qvh", long_options, NULL)) != -1) {
         int bad = 0;
+        /* options that set what a plan pins (all but device, job, statistics and messages) */
+        int pinned = opt == 'i' || opt == 'o' || opt == 'm' || (opt >= OPT_CUDA_GRAPH && opt <= OPT_MAX_SIZE) ||
+                     opt == OPT_REFERENCE || opt == OPT_WORK_DIR || opt == OPT_STITCH_MODE || opt == OPT_INDEX_DECODE;
+        if (pinned && !c->settings_opt)
+            c->settings_opt = argv[optind - 1];
         switch (opt) {
         case 'i': c->input = optarg; break;
         case 'o': c->output = optarg; break;
         case 'm': c->model = optarg; break;
-        case OPT_DEVICE: c->ms.device = optarg; break;
+        case OPT_DEVICE: c->ms.device = c->device = optarg; break;
         case OPT_CUDA_GRAPH: c->ms.cuda_graph = 1; break;
         case OPT_PRECISION:
             bad = cli_parse_choice("--precision", optarg, precisions, 4, &choice, err, errlen);
@@ -266,6 +349,24 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
         case OPT_REFERENCE: c->rs.reference_path = optarg; break;
         case OPT_RECOMMEND: c->print_recommended = 1; break;
         case OPT_INFO: c->print_info = 1; break;
+        case OPT_PLAN: c->plan = optarg; break;
+        case OPT_SEGMENT_FRAMES:
+            bad = cli_parse_int("--segment-frames", optarg, 1, INT64_MAX, NULL, &v, err, errlen);
+            c->js.segment_frames = v;
+            bad = bad || set_action(c, JOB_PLAN, "--segment-frames", err, errlen);
+            break;
+        case OPT_SEGMENT:
+            bad = cli_parse_int("--segment", optarg, 0, INT64_MAX, NULL, &c->segment, err, errlen);
+            bad = bad || set_action(c, JOB_SEGMENT, "--segment", err, errlen);
+            break;
+        case OPT_STITCH: bad = set_action(c, JOB_STITCH, "--stitch", err, errlen); break;
+        case OPT_STATUS: bad = set_action(c, JOB_STATUS, "--status", err, errlen); break;
+        case OPT_WORK_DIR: c->js.work_dir = optarg; break;
+        case OPT_STITCH_MODE:
+            bad = cli_parse_choice("--stitch-mode", optarg, stitch_modes, 3, &choice, err, errlen);
+            c->js.stitch = (vsr_stitch_mode)choice;
+            break;
+        case OPT_INDEX_DECODE: c->js.index_decode = 1; break;
         case 'q': c->quiet = 1; break;
         case 'v': c->verbose++; break;
         case OPT_VERSION:
@@ -286,6 +387,8 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
         snprintf(err, errlen, "unexpected argument '%s' (inputs and outputs take -i and -o)", argv[optind]);
         return -1;
     }
+    if (c->plan || c->action != JOB_NONE)
+        return check_job_options(c, err, errlen);
     if (!c->print_recommended && (!c->input || !c->output)) {
         snprintf(err, errlen, "both -i INPUT and -o OUTPUT are required (see --help)");
         return -1;
@@ -412,6 +515,126 @@ static int export_stats(const cli *c, vsr_tracker *tr)
     return bad;
 }
 
+static const char *stitch_name(vsr_stitch_mode m)
+{
+    return m == VSR_STITCH_COPY ? "copy" : m == VSR_STITCH_CLOSED_GOP ? "closed-gop" : "auto";
+}
+
+static int fail_msg(int ret)
+{
+    fprintf(stderr, "vsr-cli: %s\n", vsr_last_error()[0] ? vsr_last_error() : vsr_strerror(ret));
+    return ret == VSR_ERROR_INCOMPLETE ? EXIT_INCOMPLETE : ret == VSR_ERROR_INPUT_DAMAGED ? EXIT_DAMAGED
+                                                                                           : 1;
+}
+
+/* --status: the job as JSON on stdout. */
+static int job_status(vsr_job *job, const char *plan)
+{
+    vsr_job_info info = {.size = sizeof(info)};
+    int ret = vsr_job_get_info(job, &info);
+    if (ret < 0)
+        return fail_msg(ret);
+    printf("{\n  \"plan\": \"");
+    for (const char *p = plan; *p; p++) /* a JSON string */
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if ((unsigned char)*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    printf("\",\n  \"segments\": %lld,\n  \"committed\": %lld,\n  \"frames\": %lld,\n  \"frames_done\": %lld,\n"
+           "  \"stitch\": \"%s\",\n  \"complete\": %s,\n  \"segment\": [",
+           (long long)info.segments, (long long)info.committed, (long long)info.frames, (long long)info.frames_done,
+           stitch_name(info.stitch), info.committed == info.segments ? "true" : "false");
+    for (int64_t k = 0; k < info.segments; k++) {
+        vsr_job_segment seg = {.size = sizeof(seg)};
+        if ((ret = vsr_job_get_segment(job, k, &seg)) < 0) {
+            printf("]}\n");
+            return fail_msg(ret);
+        }
+        printf("%s\n    {\"index\": %lld, \"first_frame\": %lld, \"frames\": %lld, \"feed_first\": %lld, "
+               "\"feed_frames\": %lld, \"seek_frame\": %lld, \"state\": \"%s\"}",
+               k ? "," : "", (long long)seg.index, (long long)seg.first_frame, (long long)seg.frames,
+               (long long)seg.feed_first, (long long)seg.feed_frames, (long long)seg.seek_frame,
+               seg.committed ? "committed" : "pending");
+    }
+    printf("\n  ]\n}\n");
+    return 0;
+}
+
+/* --plan with an action. Returns the exit code. */
+static int run_job(cli *c, vsr_tracker *tr, progress_state *ps)
+{
+    int ret, code = 0;
+    if (c->action == JOB_PLAN) {
+        /* the session as a plain run would open it: the plan pins what it resolves */
+        c->ms.path = c->model;
+        vsr_model *model = NULL;
+        vsr_session *ses = NULL;
+        ret = vsr_model_open(&model, &c->ms);
+        c->ss.model = model;
+        c->ss.tracker = tr;
+        if (ret >= 0)
+            ret = vsr_session_open(&ses, &c->ss);
+        vsr_model_unref(&model);
+        c->rs.input = &c->is;
+        c->rs.output = &c->os;
+        if (ret >= 0)
+            ret = vsr_job_plan(ses, c->input, c->output, &c->rs, &c->js, c->plan);
+        vsr_session_close(&ses);
+        if (ret < 0)
+            return fail_msg(ret);
+    }
+    vsr_job *job = NULL;
+    if ((ret = vsr_job_open(&job, c->plan)) < 0)
+        return fail_msg(ret);
+    if (c->action == JOB_PLAN) {
+        vsr_job_info info = {.size = sizeof(info)};
+        ret = vsr_job_get_info(job, &info);
+        if (ret < 0)
+            code = fail_msg(ret);
+        else if (!c->quiet)
+            fprintf(stderr, "vsr-cli: plan %s: %lld frames in %lld segments (%lld committed), stitch %s\n", c->plan,
+                    (long long)info.frames, (long long)info.segments, (long long)info.committed,
+                    stitch_name(info.stitch));
+    } else if (c->action == JOB_STATUS) {
+        code = job_status(job, c->plan);
+    } else if (c->action == JOB_STITCH) {
+        vsr_run_result res = {.size = sizeof(res)};
+        ret = vsr_job_stitch(job, &res);
+        if (ret < 0)
+            code = fail_msg(ret); /* 4 when segments are missing, 3 for a damaged input */
+        else if (!c->quiet)
+            fprintf(stderr, "vsr-cli: stitched %lld frames in %.1f s\n", (long long)res.frames_written, res.seconds);
+    } else {
+        vsr_session *ses = NULL;
+        ret = vsr_job_open_session(job, c->device, NULL, tr, &ses);
+        if (ret < 0) {
+            vsr_job_close(&job);
+            return fail_msg(ret);
+        }
+        atomic_store(&running_session, ses);
+        if (atomic_load(&interrupted))
+            vsr_session_cancel(ses);
+        vsr_run_result res = {.size = sizeof(res)};
+        ret = vsr_job_run_segment(job, ses, c->segment, &res);
+        signal(SIGINT, SIG_DFL);
+        atomic_store(&running_session, NULL);
+        if (ps->printed)
+            fputc('\n', stderr);
+        if (ret == 0 && !c->quiet)
+            fprintf(stderr, "vsr-cli: segment %lld: %lld frames committed in %.1f s (%.2f fps)\n",
+                    (long long)c->segment, (long long)res.frames_written, res.seconds, res.fps);
+        else if (ret == VSR_ERROR_CANCELLED)
+            code = (fprintf(stderr, "vsr-cli: interrupted: %s\n", vsr_last_error()), EXIT_INTERRUPTED);
+        else if (ret < 0)
+            code = fail_msg(ret);
+        vsr_session_close(&ses);
+    }
+    vsr_job_close(&job);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     app_keep_large_blocks();
@@ -439,7 +662,7 @@ int main(int argc, char **argv)
         c.model = find_default_model(model_buf, sizeof(model_buf));
     if (c.print_recommended)
         return print_recommended(c.model);
-    if (!c.model) {
+    if (!c.model && (!c.plan || c.action == JOB_PLAN)) {
         fprintf(stderr, "vsr-cli: no model given and %s not found in $VSR_MODEL_DIR, %s/models or %s "
                         "(run scripts/fetch-models, or pass -m MODEL.pt)\n",
                 DEFAULT_MODEL, VSR_DATADIR, VSR_SOURCE_MODELDIR);
@@ -466,6 +689,13 @@ int main(int argc, char **argv)
     }
     progress_state ps = {0, 0, c.quiet};
     vsr_tracker_set_progress_callback(tr, on_progress, &ps);
+    if (c.plan) {
+        int code = run_job(&c, tr, &ps);
+        if (export_stats(&c, tr) && !code)
+            code = 1;
+        vsr_tracker_unref(&tr);
+        return code;
+    }
 
     c.ms.path = c.model;
     vsr_model *model = NULL;

@@ -37,6 +37,7 @@ struct vsr_output {
     int *map;            /* source stream index -> output stream index, -1 = not copied */
     int nb_map;
     int opened;          /* encoder and header written */
+    int closed_gop;      /* a segment of a longer encode: x264/x265 close every GOP */
     int finished;
     AVFrame *encframe;
     AVPacket *pkt;
@@ -387,6 +388,17 @@ static int add_encoder_options(vsr_output *o, AVDictionary **opts, const AVStrea
             return out_error(o, VSR_EINVAL, "cannot parse encoder options '%s' (expected key=value;key=value)",
                              o->options);
     }
+    /* A segment's first frame is an IDR (a new encoder starts with one);
+     * closed GOPs keep every frame's references inside its segment, so
+     * segments join by copying packets. Added after the user's options:
+     * they cannot open the GOPs again. */
+    if (o->closed_gop && x26x) {
+        const char *key = strcmp(name, "libx264") == 0 ? "x264-params" : "x265-params";
+        const AVDictionaryEntry *cur = av_dict_get(*opts, key, NULL, 0);
+        char *v = cur ? av_asprintf("%s:open-gop=0", cur->value) : av_strdup("open-gop=0");
+        if (!v || av_dict_set(opts, key, v, AV_DICT_DONT_STRDUP_VAL) < 0)
+            return VSR_ENOMEM;
+    }
     return 0;
 }
 
@@ -681,6 +693,11 @@ int vsr_output_write_frame(vsr_output *o, vsr_frame *f)
     err = drain_encoder(o);
     o->encode_ns = vsri_now_ns() - t1;
     return err;
+}
+
+void vsri_output_set_closed_gop(vsr_output *o)
+{
+    o->closed_gop = 1;
 }
 
 void vsri_output_last_times(const vsr_output *o, int64_t *convert_ns, int64_t *encode_ns)

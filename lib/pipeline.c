@@ -4,6 +4,11 @@
  * holds the others back, so memory stays bounded); serial, the very same
  * stage functions run one after another in the caller's thread. Both give
  * identical output: every frame takes the same path through the same code.
+ *
+ * A range run (run.h) seeks to the segment's feed start, decodes the input
+ * frames its passes read and no more, runs the session in its segment mode
+ * and encodes the segment's frames, checking each one's pts against the
+ * input's index.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,7 +19,7 @@
 #include "model_internal.h"
 #include "quality.h"
 #include "queue.h"
-#include "resume.h"
+#include "run.h"
 #include "session_internal.h"
 #include "stream_internal.h"
 #include "tracker_internal.h"
@@ -45,7 +50,8 @@ typedef struct run_ctx {
     vsr_input *in;
     vsr_output *out;
     vsr_input *ref;
-    vsri_resume *resume;
+    const vsri_range_run *range; /* a part of the file; NULL: the whole file */
+    int64_t feed_left;     /* range: input frames still to decode */
     vsr_tracker *tr;
     vsr_op *run_op;        /* the run, in flight in the tracker */
     vsr_run_settings rs;
@@ -66,7 +72,6 @@ typedef struct run_ctx {
 
     int64_t decoded;
     int64_t written;
-    int64_t skipped;       /* frames already in the resume journal */
     vsri_converter *cv_conv, *cv_ref;
     stage_acc acc_dec, acc_pre, acc_post, acc_enc;
 } run_ctx;
@@ -150,6 +155,8 @@ static void note_in_flight(run_ctx *c, int delta)
 static int stage_decode(run_ctx *c, vsr_frame **f)
 {
     int64_t t0 = vsri_now_ns();
+    if (c->range && c->feed_left <= 0)
+        return VSR_EOF; /* the segment's passes read no further */
     int err = vsr_input_read_frame(c->in, f);
     if (err == VSR_EOF)
         return err;
@@ -159,6 +166,7 @@ static int stage_decode(run_ctx *c, vsr_frame **f)
     }
     stage_add(c, &c->acc_dec, t0, vsri_now_ns() - t0);
     c->decoded++;
+    c->feed_left--;
     note_in_flight(c, 1);
     return 0;
 }
@@ -184,7 +192,7 @@ static void report_progress(run_ctx *c)
     memset(&p, 0, sizeof(p));
     p.size = sizeof(p);
     p.run_id = c->run_id;
-    p.frames_done = c->written + c->skipped;
+    p.frames_done = c->written + (c->range ? c->range->progress_base : 0);
     p.frames_total = c->frames_total;
     p.elapsed_s = (vsri_now_ns() - c->start_ns) / 1e9;
     p.fps = p.elapsed_s > 0 ? c->written / p.elapsed_s : 0;
@@ -227,24 +235,47 @@ static int measure_quality(run_ctx *c, const vsr_frame *out)
     return vsr_tracker_record_quality(c->tr, c->written, psnr, ssim);
 }
 
+/* A segment's frame k must be input frame first+k with its pts: the input
+ * checks what it decodes against the index, this checks what the session
+ * gives back. */
+static int check_range_frame(run_ctx *c, const vsr_frame *f)
+{
+    const vsri_range_run *r = c->range;
+    int64_t k = r->range.first + c->written;
+    if (c->written >= r->range.count)
+        return vsri_error(VSR_ERROR_INPUT, "input '%s': the segment of frames %lld..%lld got a frame more",
+                          vsri_input_name(c->in), (long long)r->range.first,
+                          (long long)(r->range.first + r->range.count - 1));
+    if (vsr_frame_pts(f) != r->index->pts[k])
+        return vsri_error(VSR_ERROR_INPUT,
+                          "input '%s': output frame %lld has pts %lld, but the index says %lld: the input "
+                          "does not decode to the frames it was planned with",
+                          vsri_input_name(c->in), (long long)k, (long long)vsr_frame_pts(f),
+                          (long long)r->index->pts[k]);
+    return 0;
+}
+
 static int stage_encode(run_ctx *c, vsr_frame *f)
 {
     int64_t t0 = vsri_now_ns();
-    int err = c->ref && c->tr ? measure_quality(c, f) : 0;
+    int err = c->range ? check_range_frame(c, f) : 0;
+    if (err >= 0 && c->ref && c->tr)
+        err = measure_quality(c, f);
     if (err >= 0)
-        err = c->resume ? vsri_resume_write_frame(c->resume, f) : vsr_output_write_frame(c->out, f);
+        err = vsr_output_write_frame(c->out, f);
     vsr_frame_unref(&f);
     note_in_flight(c, -1);
     if (err < 0) {
         fail(c, err);
         return err;
     }
-    int64_t conv_ns = 0, enc_ns = vsri_now_ns() - t0;
-    if (!c->resume)
-        vsri_output_last_times(c->out, &conv_ns, &enc_ns);
+    int64_t conv_ns = 0, enc_ns = 0;
+    vsri_output_last_times(c->out, &conv_ns, &enc_ns);
     stage_add(c, &c->acc_post, t0, conv_ns);
     stage_add(c, &c->acc_enc, t0 + conv_ns, enc_ns);
     c->written++;
+    if (c->range && c->range->on_frame)
+        c->range->on_frame(c->range->user, c->written);
     report_progress(c);
     return 0;
 }
@@ -454,6 +485,38 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
 {
     if (!ses || !input_path || !output_path)
         return vsri_error(VSR_EINVAL, "vsr_upscale_file: session, input and output are required");
+    vsr_run_settings rs;
+    vsr_run_settings_default(&rs);
+    int err = settings ? VSRI_SETTINGS_IN(&rs, settings, "vsr_run_settings") : 0;
+    if (err < 0)
+        return err;
+    if (rs.resume)
+        return vsri_resume_run(ses, input_path, output_path, &rs, res);
+    return vsri_upscale_run(ses, input_path, output_path, &rs, NULL, res);
+}
+
+/* The output of a range run: video only, and a new GOP where asked. */
+static int open_range_output(run_ctx *c, const char *output_path)
+{
+    vsr_output_settings os;
+    vsr_output_settings_default(&os);
+    int err = c->rs.output ? VSRI_SETTINGS_IN(&os, c->rs.output, "vsr_output_settings") : 0;
+    if (err < 0)
+        return err;
+    os.copy_streams = 0; /* the other streams join at the stitch */
+    /* with the input as source, a segment is encoded exactly as the output
+     * of a whole-file run would be (frame rate, colour, aspect, tags) */
+    err = vsr_output_open(&c->out, output_path, c->in, &os);
+    if (err >= 0 && c->range->closed_gop)
+        vsri_output_set_closed_gop(c->out);
+    return err;
+}
+
+int vsri_upscale_run(vsr_session *ses, const char *input_path, const char *output_path,
+                     const vsr_run_settings *settings, const vsri_range_run *range, vsr_run_result *res)
+{
+    if (!ses || !input_path || !output_path)
+        return vsri_error(VSR_EINVAL, "vsr_upscale_file: session, input and output are required");
     if (res && vsri_result_check(res, "vsr_run_result") < 0)
         return VSR_EINVAL;
     run_ctx *c = calloc(1, sizeof(*c));
@@ -469,6 +532,7 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
         free(c);
         return vsri_error(VSR_EINVAL, "queue depth must be 1..1024");
     }
+    c->range = range;
     pthread_mutex_init(&c->err_lock, NULL);
     c->ses = ses;
     c->tr = vsri_session_tracker(ses);
@@ -512,33 +576,30 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
     c->out_w = info.width * m->card.scale;
     c->out_h = info.height * m->card.scale;
     c->frames_total = info.frames;
+    if (range) {
+        /* a segment: the passes it needs, from its feed start on */
+        vsri_chunker_config cc;
+        vsri_chunk_span span;
+        err = vsri_session_chunker_config(ses, info.width, info.height, &cc, NULL);
+        if (err >= 0)
+            err = vsri_chunker_span(&cc, &range->range, &span);
+        if (err >= 0)
+            err = vsri_input_seek_frame(c->in, range->index, span.feed_first);
+        if (err >= 0)
+            err = vsri_session_set_range(ses, &range->range);
+        if (err < 0)
+            goto done;
+        c->feed_left = span.feed_end - span.feed_first;
+        c->frames_total = range->progress_total > 0 ? range->progress_total : range->range.count;
+    }
     if (c->rs.reference_path && c->tr) {
         err = vsr_input_open(&c->ref, c->rs.reference_path, c->rs.input);
         if (err < 0)
             goto done;
     }
-    if (c->rs.resume) {
-        vsri_strbuf fp;
-        vsri_sb_init(&fp);
-        vsri_session_fingerprint(ses, &fp);
-        err = fp.oom ? VSR_ENOMEM
-                     : vsri_resume_open(&c->resume, output_path, c->in, c->rs.output, fp.data, &c->skipped);
-        vsri_sb_free(&fp);
-        if (err < 0)
-            goto done;
-    } else {
-        err = vsr_output_open(&c->out, output_path, c->in, c->rs.output);
-        if (err < 0)
-            goto done;
-    }
-    if (c->skipped > 0) {
-        /* Frames already done: decode and drop them. Resume takes per-frame
-         * models only (vsri_resume_skip refuses others), so the frames
-         * after the cut come out as in an uninterrupted run. */
-        err = vsri_resume_skip(c->resume, c->in, ses);
-        if (err < 0)
-            goto done;
-    }
+    err = range ? open_range_output(c, output_path) : vsr_output_open(&c->out, output_path, c->in, c->rs.output);
+    if (err < 0)
+        goto done;
     if (c->rs.pipelined)
         run_pipelined(c);
     else
@@ -552,14 +613,14 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
     int cancelled = atomic_load(&c->cancelled) && (err == 0 || err == VSR_ERROR_CANCELLED);
     if (err && !cancelled)
         goto done;
-    if (c->written == 0 && c->skipped == 0 && cancelled) {
+    if (c->written == 0 && cancelled) {
         /* nothing to finish: no file (the output is removed when closed) */
         err = vsri_error(VSR_ERROR_CANCELLED, "cancelled before the first frame was written; no output '%s'",
                          output_path);
         vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
         goto done;
     }
-    if (c->written == 0 && c->skipped == 0) {
+    if (c->written == 0) {
         const char *why = NULL;
         vsr_input_damaged(c->in, &why);
         err = vsri_error(VSR_ERROR_INPUT, "input '%s': no frame could be decoded%s%s", input_path,
@@ -567,7 +628,15 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
         vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
         goto done;
     }
-    err = c->resume ? vsri_resume_finish(c->resume, c->in, cancelled) : vsr_output_finish(c->out);
+    if (range && !cancelled && c->written != range->range.count) {
+        err = vsri_error(VSR_ERROR_INPUT, "input '%s': the segment of frames %lld..%lld got %lld frames, not %lld",
+                         input_path, (long long)range->range.first,
+                         (long long)(range->range.first + range->range.count - 1), (long long)c->written,
+                         (long long)range->range.count);
+        vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
+        goto done;
+    }
+    err = vsr_output_finish(c->out);
     if (err < 0) {
         vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
         goto done;
@@ -575,13 +644,13 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
     if (cancelled) {
         err = VSR_ERROR_CANCELLED;
         snprintf(c->err_msg, sizeof(c->err_msg), "cancelled after %lld frames; output '%s' holds them",
-                 (long long)(c->written + c->skipped), output_path);
+                 (long long)c->written, output_path);
     } else {
         const char *why = NULL;
         if (vsr_input_damaged(c->in, &why)) {
             err = VSR_ERROR_INPUT_DAMAGED;
             snprintf(c->err_msg, sizeof(c->err_msg), "%s; output '%s' holds all %lld frames decoded", why,
-                     output_path, (long long)(c->written + c->skipped));
+                     output_path, (long long)c->written);
         }
     }
 done:
@@ -595,8 +664,8 @@ done:
         memset(&r, 0, sizeof(r));
         r.size = sizeof(r);
         r.frames_decoded = c->decoded;
-        r.frames_written = c->written + c->skipped;
-        r.frames_resumed = c->skipped;
+        r.frames_written = c->written;
+        r.frames_resumed = 0;
         r.chunks = chunks;
         r.tiles = tiles;
         r.input_damaged = c->in ? vsr_input_damaged(c->in, NULL) : 0;
@@ -606,7 +675,6 @@ done:
         r.max_frames_in_flight = atomic_load(&c->max_in_flight);
         VSRI_RESULT_OUT(res, &r, "vsr_run_result");
     }
-    vsri_resume_close(&c->resume);
     vsr_output_close(&c->out); /* removes the file unless it was finished */
     vsr_input_close(&c->ref);
     vsr_input_close(&c->in);
@@ -617,7 +685,13 @@ done:
     vsri_converter_free(&c->cv_ref);
     if (c->tr && m->cuda)
         vsri_tracker_set_device_probe(c->tr, NULL, (void *)m);
-    vsr_session_reset(ses); /* also consumes the cancel that ended this run */
+    if (range && range->nested) {
+        /* the caller resets: a cancel that ended this run must end it too */
+        if (atomic_load(&c->cancelled))
+            vsr_session_cancel(ses);
+    } else {
+        vsr_session_reset(ses); /* also consumes the cancel that ended this run */
+    }
     vsri_session_set_run_id(ses, 0);
     if (err < 0)
         vsri_set_last_error(c->err_msg);

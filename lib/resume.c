@@ -1,19 +1,19 @@
 /*
- * Resumable runs (see resume.h). The video is encoded into numbered
- * segment files in "<output>.vsr-resume/"; a segment counts only once it
- * is finished (trailer written, renamed from .partial) and listed in
- * journal.json, which is rewritten atomically after each one. So after
- * any interruption, even SIGKILL, the journal names exactly the complete
- * segments. A resumed run skips their frames, encodes the rest, and the
- * final file is assembled by copying the segments' packets together with
- * the input's other streams.
+ * Resumable runs (vsr_run_settings.resume): a job (job_internal.h) whose
+ * plan is "<output>.vsr-resume/plan.json", whose segments run one after
+ * another in this process with the caller's session, and which is then
+ * stitched. A segment counts once it is committed (one atomic rename of a
+ * directory holding its finished video and manifest), so after any
+ * interruption, even SIGKILL, the committed segments are exactly the
+ * finished ones. A run with resume on continues with the others, provided
+ * input, model and settings are those of the plan (what differs is named).
  *
- * Frame-for-frame equality with an uninterrupted run needs an intra-only
- * or lossless codec (FFV1, ProRes); a long-GOP codec restarts its GOP at
- * each segment. Sequence models would need their temporal context
- * replayed across the cut, so resume is for per-frame models.
+ * Every segment seeks to the input frames its passes read, so a resumed
+ * run decodes only what it computes, and runs the whole-clip run's chunk
+ * passes for its frames, so sequence models resume too: the frames equal
+ * those of an uninterrupted run. With a long-GOP codec each segment
+ * starts a closed GOP.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,36 +21,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libavformat/avformat.h>
+#include "job_internal.h"
+#include "run.h"
 
-#include "json.h"
-#include "model_internal.h"
-#include "resume.h"
-#include "session_internal.h"
-#include "stream_internal.h"
-
-/* Frames per segment: small enough that an interruption loses little,
- * large enough that the per-segment overhead does not matter. */
-#define SEGMENT_FRAMES 48
-
-typedef struct segment {
-    char *file;
-    int64_t first, frames;
-} segment;
-
-struct vsri_resume {
-    char *output_path;
-    char *dir;
-    char *journal;
-    char *identity;          /* fingerprint + input identity + output settings */
-    vsr_output_settings os;  /* strings borrowed from the caller for the run */
-    segment *segs;
-    int n_segs, cap_segs;
-    int64_t frames_done;     /* in complete segments */
-    vsr_input *in;           /* the run's input: segments take its frame rate and format */
-    vsr_output *cur;         /* segment being written */
-    int64_t cur_first, cur_frames;
-};
+/* Frames per segment: an interruption loses at most this many, and the
+ * work per segment (a seek, an encoder start) stays small beside it. */
+#define RESUME_SEGMENT_FRAMES 48
 
 static char *str_printf(const char *fmt, ...) VSRI_PRINTF(1, 2);
 static char *str_printf(const char *fmt, ...)
@@ -68,359 +44,146 @@ static char *str_printf(const char *fmt, ...)
     return p;
 }
 
-/* FNV-1a over the first and last MiB plus size and mtime: cheap, and a
- * changed input (re-encoded, appended, replaced) is caught. */
-static int input_identity(const char *path, vsri_strbuf *sb)
-{
-    struct stat st;
-    if (!path || stat(path, &st) != 0)
-        return vsri_error(VSR_ERROR_MISMATCH, "resume needs the input as a file");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vsri_error(VSR_ERROR_MISMATCH, "cannot read '%s' to identify it", path);
-    uint64_t h = 1469598103934665603ull;
-    unsigned char buf[65536];
-    const long mib = 1 << 20;
-    long starts[2] = {0, st.st_size > 2 * mib ? (long)st.st_size - mib : mib};
-    for (int part = 0; part < 2; part++) {
-        if (fseek(f, starts[part], SEEK_SET) != 0)
-            break;
-        long left = mib;
-        size_t n;
-        while (left > 0 && (n = fread(buf, 1, sizeof(buf) < (size_t)left ? sizeof(buf) : (size_t)left, f)) > 0) {
-            for (size_t i = 0; i < n; i++)
-                h = (h ^ buf[i]) * 1099511628211ull;
-            left -= (long)n;
-        }
-    }
-    fclose(f);
-    vsri_sb_printf(sb, "input_size=%lld;input_mtime=%lld;input_hash=%016llx", (long long)st.st_size,
-                   (long long)st.st_mtime, (unsigned long long)h);
-    return 0;
-}
-
-static void settings_identity(const vsr_output_settings *os, vsri_strbuf *sb)
-{
-    vsr_output_settings d;
-    vsr_output_settings_default(&d);
-    if (!os)
-        os = &d;
-    vsri_sb_printf(sb, ";codec=%s;crf=%d;preset=%s;pix_fmt=%s;bitrate=%lld;options=%s", os->codec ? os->codec : "",
-                   os->crf, os->preset ? os->preset : "", os->pix_fmt ? os->pix_fmt : "", (long long)os->bitrate,
-                   os->options ? os->options : "");
-}
-
-static int write_journal(vsri_resume *r)
-{
-    vsri_strbuf sb;
-    vsri_sb_init(&sb);
-    vsri_sb_puts(&sb, "{\"format\": \"libvsr-resume\", \"version\": 1, \"identity\": ");
-    vsri_sb_json_string(&sb, r->identity);
-    vsri_sb_puts(&sb, ", \"segments\": [");
-    for (int i = 0; i < r->n_segs; i++) {
-        vsri_sb_puts(&sb, i ? ", {\"file\": " : "{\"file\": ");
-        vsri_sb_json_string(&sb, r->segs[i].file);
-        vsri_sb_printf(&sb, ", \"first\": %lld, \"frames\": %lld}", (long long)r->segs[i].first,
-                       (long long)r->segs[i].frames);
-    }
-    vsri_sb_puts(&sb, "]}\n");
-    int err = sb.oom ? VSR_ENOMEM : vsri_write_file_atomic(r->journal, sb.data, sb.len);
-    vsri_sb_free(&sb);
-    return err;
-}
-
-static int add_segment(vsri_resume *r, const char *file, int64_t first, int64_t frames)
-{
-    if (r->n_segs == r->cap_segs) {
-        int n = r->cap_segs ? r->cap_segs * 2 : 16;
-        segment *p = realloc(r->segs, sizeof(*p) * (size_t)n);
-        if (!p)
-            return VSR_ENOMEM;
-        r->segs = p;
-        r->cap_segs = n;
-    }
-    char *copy = strdup(file);
-    if (!copy)
-        return VSR_ENOMEM;
-    r->segs[r->n_segs++] = (segment){copy, first, frames};
-    r->frames_done = first + frames;
-    return 0;
-}
-
-/* Read an existing journal; refuse one made for another job. */
-static int load_journal(vsri_resume *r)
-{
-    char *text = NULL;
-    size_t len = 0;
-    int err = vsri_read_file(r->journal, 16 << 20, &text, &len);
-    if (err == VSR_ERR(ENOENT))
-        return 0; /* a new run */
-    if (err < 0)
-        return vsri_error(VSR_ERROR_MISMATCH, "cannot read the resume journal '%s': %s", r->journal,
-                          vsr_last_error());
-    vsri_json *j = NULL;
-    char jerr[256];
-    err = vsri_json_parse(text, len, &j, jerr, sizeof(jerr));
-    free(text);
-    if (err < 0)
-        return vsri_error(VSR_ERROR_MISMATCH, "resume journal '%s' is damaged: %s", r->journal, jerr);
-    const char *identity = vsri_json_string(vsri_json_get(j, "identity"), NULL);
-    const vsri_json *segs = vsri_json_get(j, "segments");
-    if (!identity || vsri_json_type_of(segs) != VSRI_JSON_ARRAY) {
-        vsri_json_free(j);
-        return vsri_error(VSR_ERROR_MISMATCH, "resume journal '%s' is not a libvsr journal", r->journal);
-    }
-    if (strcmp(identity, r->identity) != 0) {
-        /* say what differs: the identity is key=value;... */
-        char what[256] = "the settings";
-        const char *keys[] = {"input_", "model=", "precision=", "device=", "codec=", "tile=", "chunk="};
-        const char *names[] = {"the input file", "the model", "the precision", "the device", "the codec",
-                               "the tile size", "the chunk length"};
-        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-            const char *a = strstr(identity, keys[i]), *b = strstr(r->identity, keys[i]);
-            size_t la = a ? strcspn(a, ";") : 0, lb = b ? strcspn(b, ";") : 0;
-            if (!a || !b || la != lb || strncmp(a, b, la) != 0) {
-                snprintf(what, sizeof(what), "%s", names[i]);
-                break;
-            }
-        }
-        vsri_json_free(j);
-        return vsri_error(VSR_ERROR_MISMATCH,
-                          "cannot resume into '%s': %s changed since the interrupted run (remove '%s' to "
-                          "start over)",
-                          r->output_path, what, r->dir);
-    }
-    int64_t next = 0;
-    for (int i = 0; i < vsri_json_count(segs); i++) {
-        const vsri_json *s = vsri_json_at(segs, i);
-        const char *file = vsri_json_string(vsri_json_get(s, "file"), NULL);
-        int64_t first = -1, frames = -1;
-        vsri_json_int(vsri_json_get(s, "first"), &first);
-        vsri_json_int(vsri_json_get(s, "frames"), &frames);
-        char *path = file ? str_printf("%s/%s", r->dir, file) : NULL;
-        int ok = file && !strchr(file, '/') && first == next && frames > 0 && path && access(path, R_OK) == 0;
-        free(path);
-        if (!ok) {
-            vsri_json_free(j);
-            return vsri_error(VSR_ERROR_MISMATCH, "resume journal '%s': segment %d is missing or inconsistent",
-                              r->journal, i);
-        }
-        err = add_segment(r, file, first, frames);
-        if (err < 0) {
-            vsri_json_free(j);
-            return err;
-        }
-        next = first + frames;
-    }
-    vsri_json_free(j);
-    return 0;
-}
-
-int vsri_resume_open(vsri_resume **out, const char *output_path, vsr_input *in, const vsr_output_settings *os,
-                     const char *fingerprint, int64_t *frames_done)
+/* This run's plan: the interrupted run's, if there is one and the job is
+ * the same; else a new one. */
+static int open_plan(vsri_plan **out, vsr_session *ses, const char *input, const char *output,
+                     const vsr_run_settings *rs, const char *dir, const char *plan_path)
 {
     *out = NULL;
-    *frames_done = 0;
-    vsri_resume *r = calloc(1, sizeof(*r));
-    if (!r)
-        return VSR_ENOMEM;
-    vsr_output_settings_default(&r->os);
-    int err = os ? VSRI_SETTINGS_IN(&r->os, os, "vsr_output_settings") : 0;
-    r->in = in;
-    vsri_strbuf id;
-    vsri_sb_init(&id);
-    vsri_sb_puts(&id, fingerprint);
-    vsri_sb_puts(&id, ";");
-    if (err >= 0)
-        err = input_identity(vsri_input_path(in), &id);
-    settings_identity(os, &id);
-    r->output_path = strdup(output_path);
-    r->dir = str_printf("%s.vsr-resume", output_path);
-    r->journal = str_printf("%s.vsr-resume/journal.json", output_path);
-    r->identity = vsri_sb_take(&id);
-    if (err >= 0 && (!r->output_path || !r->dir || !r->journal || !r->identity))
-        err = VSR_ENOMEM;
-    if (err >= 0 && mkdir(r->dir, 0777) != 0 && errno != EEXIST)
-        err = vsri_error(VSR_ERROR_OUTPUT, "cannot create the resume directory '%s': %s", r->dir, strerror(errno));
-    if (err >= 0)
-        err = load_journal(r);
-    if (err >= 0 && !r->n_segs)
-        err = write_journal(r); /* claim the directory for this job */
-    if (err < 0) {
-        vsri_resume_close(&r);
+    vsr_job_settings js;
+    vsr_job_settings_default(&js);
+    js.segment_frames = RESUME_SEGMENT_FRAMES;
+    js.work_dir = dir;
+    vsri_plan *now = NULL, *old = NULL;
+    int err = vsri_plan_build(&now, ses, input, output, rs, &js, plan_path, dir);
+    if (err < 0)
         return err;
-    }
-    if (r->frames_done)
-        vsri_log(VSR_LOG_INFO, "resuming '%s' after %lld frames in %d segments", output_path,
-                 (long long)r->frames_done, r->n_segs);
-    *frames_done = r->frames_done;
-    *out = r;
-    return 0;
-}
-
-int vsri_resume_skip(vsri_resume *r, vsr_input *in, vsr_session *ses)
-{
-    const vsr_model *m = vsri_session_model(ses);
-    if (m->card.layout != VSR_LAYOUT_NCHW)
-        return vsri_error(VSR_ERROR_UNSUPPORTED,
-                          "resume works with per-frame models; '%s' is a sequence model (its temporal context "
-                          "cannot be replayed exactly across the cut)",
-                          m->card.name);
-    for (int64_t i = 0; i < r->frames_done; i++) {
-        vsr_frame *f = NULL;
-        int err = vsr_input_read_frame(in, &f);
-        vsr_frame_unref(&f);
-        if (err == VSR_EOF)
-            return vsri_error(VSR_ERROR_MISMATCH, "the input has only %lld frames but %lld were done",
-                              (long long)i, (long long)r->frames_done);
-        if (err < 0)
+    if (access(plan_path, F_OK) != 0) {
+        vsri_plan_clear_work_dir(now);
+        if ((err = vsri_plan_write(now)) < 0) {
+            vsri_plan_free(&now);
             return err;
-    }
-    return 0;
-}
-
-static int close_segment(vsri_resume *r)
-{
-    if (!r->cur)
+        }
+        *out = now;
         return 0;
-    int err = vsr_output_finish(r->cur);
-    vsr_output_close(&r->cur);
-    if (err < 0)
-        return err;
-    char name[64];
-    snprintf(name, sizeof(name), "seg-%06d.mkv", r->n_segs);
-    err = add_segment(r, name, r->cur_first, r->cur_frames);
-    if (err >= 0)
-        err = write_journal(r);
-    return err;
-}
-
-int vsri_resume_write_frame(vsri_resume *r, vsr_frame *f)
-{
-    int err;
-    if (!r->cur) {
-        char *path = str_printf("%s/seg-%06d.mkv", r->dir, r->n_segs);
-        if (!path)
-            return VSR_ENOMEM;
-        vsr_output_settings os = r->os;
-        os.copy_streams = 0; /* the other streams join at assembly */
-        os.overwrite = 1;
-        /* with the input as source, a segment is encoded exactly as the
-         * output of a run without resume would be */
-        err = vsr_output_open(&r->cur, path, r->in, &os);
-        free(path);
-        if (err < 0)
-            return err;
-        r->cur_first = r->frames_done;
-        r->cur_frames = 0;
     }
-    err = vsr_output_write_frame(r->cur, f);
-    if (err < 0)
+    char what[96];
+    if ((err = vsri_plan_read(&old, plan_path)) < 0)
+        err = vsri_error(VSR_ERROR_MISMATCH, "cannot resume into '%s': %s (remove '%s' to start over)", output,
+                         vsr_last_error(), dir);
+    else if (vsri_plan_differs(old, now, what, sizeof(what)))
+        err = vsri_error(VSR_ERROR_MISMATCH,
+                         "cannot resume into '%s': %s changed since the interrupted run (remove '%s' to start over)",
+                         output, what, dir);
+    vsri_plan_free(&now);
+    if (err < 0) {
+        vsri_plan_free(&old);
         return err;
-    if (++r->cur_frames >= SEGMENT_FRAMES)
-        return close_segment(r);
+    }
+    *out = old;
     return 0;
 }
 
-/* Copy every segment's packets, with the source's other streams, into the
- * final file. */
-static int assemble(vsri_resume *r, const char *input_path)
+int vsri_resume_run(vsr_session *ses, const char *input, const char *output, const vsr_run_settings *rs,
+                    vsr_run_result *res)
 {
-    vsr_input *src = NULL;
-    vsr_output *out = NULL;
-    int err = vsr_input_open(&src, input_path, NULL);
+    if (res && vsri_result_check(res, "vsr_run_result") < 0)
+        return VSR_EINVAL;
+    int64_t t0 = vsri_now_ns();
+    char *dir = str_printf("%s.vsr-resume", output), *plan_path = dir ? str_printf("%s/plan.json", dir) : NULL;
+    vsri_plan *p = NULL;
+    vsr_run_result total = {.size = sizeof(total)};
+    int err = plan_path ? 0 : VSR_ENOMEM;
+    if (err >= 0 && mkdir(dir, 0777) != 0 && errno != EEXIST)
+        err = vsri_error(VSR_ERROR_OUTPUT, "cannot create the resume directory '%s': %s", dir, strerror(errno));
     if (err >= 0)
-        err = vsr_output_open(&out, r->output_path, src, &r->os);
-    AVPacket *pkt = av_packet_alloc();
-    if (!pkt && err >= 0)
-        err = VSR_ENOMEM;
-    for (int i = 0; i < r->n_segs && err >= 0; i++) {
-        char *path = str_printf("%s/%s", r->dir, r->segs[i].file);
-        AVFormatContext *ic = NULL;
-        int ret = path ? avformat_open_input(&ic, path, NULL, NULL) : AVERROR(ENOMEM);
-        if (ret >= 0)
-            ret = avformat_find_stream_info(ic, NULL);
-        if (ret < 0 || ic->nb_streams < 1) {
-            err = vsri_error(VSR_ERROR_MISMATCH, "cannot read segment '%s': %s", path ? path : "?", vsr_strerror(ret));
-        } else {
-            const AVStream *st = ic->streams[0];
-            while (err >= 0 && (ret = av_read_frame(ic, pkt)) >= 0) {
-                int64_t ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
-                if (ts != AV_NOPTS_VALUE)
-                    err = vsri_input_pump(src, av_rescale_q(ts, st->time_base, AV_TIME_BASE_Q));
-                if (err >= 0)
-                    err = vsri_output_write_video_packet(out, pkt, st->codecpar, st->time_base);
-                av_packet_unref(pkt);
+        err = open_plan(&p, ses, input, output, rs, dir, plan_path);
+    int64_t done = 0, resumed_segments = 0;
+    for (int64_t k = 0; err >= 0 && k < p->n_seg; k++) {
+        vsri_manifest m;
+        int c = vsri_segment_committed(p, k, &m);
+        if (c < 0)
+            err = c;
+        if (c == 1) {
+            done += p->seg[k].frames;
+            resumed_segments++;
+        }
+    }
+    total.frames_resumed = done;
+    if (err >= 0 && done)
+        vsri_log(VSR_LOG_INFO, "resuming '%s' after %lld frames in %lld segments", output, (long long)done,
+                 (long long)resumed_segments);
+
+    /* the segments not done, in order: the output grows from the start */
+    int damaged = 0;
+    int64_t committed = 0; /* the prefix of segments committed */
+    for (int64_t k = 0; err >= 0 && k < p->n_seg; k++) {
+        vsri_manifest m;
+        int c = vsri_segment_committed(p, k, &m);
+        if (c < 0) {
+            err = c;
+            break;
+        }
+        if (c == 0) {
+            vsri_segment_opts o = {.nested = 1, .progress_base = done, .progress_total = p->index->frames};
+            vsr_run_result r = {.size = sizeof(r)};
+            err = vsri_segment_run(p, ses, k, &o, &r);
+            total.frames_decoded += r.frames_decoded;
+            total.chunks += r.chunks;
+            total.tiles += r.tiles;
+            total.input_damaged += r.input_damaged;
+            if (r.max_frames_in_flight > total.max_frames_in_flight)
+                total.max_frames_in_flight = r.max_frames_in_flight;
+            if (err == VSR_ERROR_INPUT_DAMAGED) {
+                damaged = 1;
+                err = 0;
             }
-            if (err >= 0 && ret != AVERROR_EOF)
-                err = vsri_error(VSR_ERROR_MISMATCH, "segment '%s' is damaged: %s", path, vsr_strerror(ret));
+            if (err < 0)
+                break;
+            done += p->seg[k].frames;
         }
-        avformat_close_input(&ic);
-        free(path);
+        committed = k + 1;
     }
-    av_packet_free(&pkt);
-    if (err >= 0)
-        err = vsri_input_pump(src, INT64_MAX);
-    if (err >= 0)
-        err = vsr_output_finish(out);
-    vsr_output_close(&out);
-    vsr_input_close(&src);
-    return err;
-}
-
-static void remove_journal(vsri_resume *r)
-{
-    for (int i = 0; i < r->n_segs; i++) {
-        char *path = str_printf("%s/%s", r->dir, r->segs[i].file);
-        if (path)
-            remove(path);
-        free(path);
-    }
-    /* stray .partial segments of earlier interruptions */
-    DIR *d = opendir(r->dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (strncmp(e->d_name, "seg-", 4) == 0) {
-            char *path = str_printf("%s/%s", r->dir, e->d_name);
-            if (path)
-                remove(path);
-            free(path);
+    int cancelled = err == VSR_ERROR_CANCELLED;
+    char msg[1024] = "";
+    if (err >= 0) {
+        vsr_run_result r = {.size = sizeof(r)};
+        err = vsri_plan_stitch(p, p->n_seg, &r); /* removes the resume directory */
+        if (err == VSR_ERROR_INPUT_DAMAGED)
+            damaged = 1;
+        if (err >= 0 || err == VSR_ERROR_INPUT_DAMAGED)
+            total.frames_written = r.frames_written;
+        if (err >= 0 && damaged)
+            err = vsri_error(VSR_ERROR_INPUT_DAMAGED, "the input '%s' is damaged; output '%s' holds all %lld "
+                                                      "frames decoded", input, output, (long long)r.frames_written);
+    } else if (cancelled && committed > 0) {
+        /* what is done is playable; the resume directory stays for the rest */
+        vsr_run_result r = {.size = sizeof(r)};
+        int e = vsri_plan_stitch(p, committed, &r);
+        if (e >= 0 || e == VSR_ERROR_INPUT_DAMAGED) {
+            total.frames_written = r.frames_written;
+            err = vsri_error(VSR_ERROR_CANCELLED, "cancelled after %lld frames; output '%s' holds the first %lld "
+                                                  "(run again with resume on to finish it)", (long long)done, output,
+                             (long long)r.frames_written);
+        } else {
+            err = e;
         }
+    } else if (cancelled) {
+        err = vsri_error(VSR_ERROR_CANCELLED, "cancelled before the first segment was finished; no output '%s' "
+                                              "(run again with resume on to continue)", output);
     }
-    if (d)
-        closedir(d);
-    remove(r->journal);
-    rmdir(r->dir);
-}
-
-int vsri_resume_finish(vsri_resume *r, vsr_input *in, int cancelled)
-{
-    int err = close_segment(r);
     if (err < 0)
-        return err;
-    if (!r->n_segs)
-        return vsri_error(VSR_ERROR_OUTPUT, "output '%s': no frames were written", r->output_path);
-    err = assemble(r, vsri_input_path(in));
-    /* An interrupted run keeps its journal so that it can be resumed; its
-     * output is still assembled, playable up to the last frame. */
-    if (err >= 0 && !cancelled)
-        remove_journal(r);
+        vsri_strlcpy(msg, vsr_last_error(), sizeof(msg));
+    total.cancelled = cancelled;
+    total.seconds = (vsri_now_ns() - t0) / 1e9;
+    total.fps = total.seconds > 0 ? (done - total.frames_resumed) / total.seconds : 0;
+    if (res)
+        VSRI_RESULT_OUT(res, &total, "vsr_run_result");
+    vsri_plan_free(&p);
+    free(plan_path);
+    free(dir);
+    vsr_session_reset(ses); /* the segments left it to this call; also consumes a cancel */
+    if (err < 0)
+        vsri_set_last_error(msg);
     return err;
-}
-
-void vsri_resume_close(vsri_resume **pr)
-{
-    if (!pr || !*pr)
-        return;
-    vsri_resume *r = *pr;
-    *pr = NULL;
-    vsr_output_close(&r->cur); /* an unfinished segment is removed */
-    for (int i = 0; i < r->n_segs; i++)
-        free(r->segs[i].file);
-    free(r->segs);
-    free(r->output_path);
-    free(r->dir);
-    free(r->journal);
-    free(r->identity);
-    free(r);
 }

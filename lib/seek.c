@@ -15,6 +15,7 @@
 
 #include <libavformat/avformat.h>
 
+#include "jsonio.h"
 #include "seek.h"
 #include "stream_internal.h"
 
@@ -444,93 +445,92 @@ int vsri_input_seek_frame(vsr_input *in, const vsri_index *ix, int64_t k)
 
 /* ---- JSON ------------------------------------------------------------- */
 
-int vsri_index_to_json(const vsri_index *ix, vsri_strbuf *sb)
+json_t *vsri_index_to_json(const vsri_index *ix)
 {
-    vsri_sb_printf(sb, "{\"frames\": %lld, \"time_base\": [%d, %d], \"stream\": %d, \"by_decode\": %s, "
-                       "\"by_pts\": %s, \"note\": ",
-                   (long long)ix->frames, ix->time_base.num, ix->time_base.den, ix->stream_index,
-                   ix->by_decode ? "true" : "false", ix->by_pts ? "true" : "false");
-    vsri_sb_json_string(sb, ix->note);
-    if (ix->start_ts == AV_NOPTS_VALUE)
-        vsri_sb_puts(sb, ", \"start_ts\": null");
-    else
-        vsri_sb_printf(sb, ", \"start_ts\": %lld", (long long)ix->start_ts);
-    vsri_sb_puts(sb, ",\n \"keys\": [");
-    for (int i = 0; i < ix->n_keys; i++)
-        vsri_sb_printf(sb, "%s[%lld, %lld, %d]", i ? ", " : "", (long long)ix->key_frame[i],
-                       (long long)ix->key_ts[i], ix->key_leading[i]);
-    vsri_sb_puts(sb, "],\n \"pts\": [");
-    for (int64_t i = 0; i < ix->frames; i++)
-        vsri_sb_printf(sb, "%s%lld", i ? (i % 16 ? ", " : ",\n  ") : "", (long long)ix->pts[i]);
-    vsri_sb_puts(sb, "]}");
-    return sb->oom ? VSR_ENOMEM : 0;
+    json_t *j = json_object(), *tb = json_array(), *keys = json_array(), *pts = json_array();
+    int bad = !j || !tb || !keys || !pts;
+    if (!bad)
+        bad = json_array_append_new(tb, json_integer(ix->time_base.num)) < 0 ||
+              json_array_append_new(tb, json_integer(ix->time_base.den)) < 0;
+    for (int i = 0; i < ix->n_keys && !bad; i++) {
+        json_t *k = json_pack("[I, I, i]", (json_int_t)ix->key_frame[i], (json_int_t)ix->key_ts[i],
+                              (int)ix->key_leading[i]);
+        bad = json_array_append_new(keys, k) < 0;
+    }
+    for (int64_t i = 0; i < ix->frames && !bad; i++)
+        bad = json_array_append_new(pts, json_integer(ix->pts[i])) < 0;
+    if (!bad)
+        bad = vsri_jset(j, "frames", json_integer(ix->frames)) < 0 ||
+              vsri_jset(j, "time_base", json_incref(tb)) < 0 ||
+              vsri_jset(j, "stream", json_integer(ix->stream_index)) < 0 ||
+              vsri_jset(j, "by_decode", json_boolean(ix->by_decode)) < 0 ||
+              vsri_jset(j, "by_pts", json_boolean(ix->by_pts)) < 0 ||
+              vsri_jset(j, "note", json_string(ix->note)) < 0 ||
+              vsri_jset(j, "start_ts", ix->start_ts == AV_NOPTS_VALUE ? json_null()
+                                                                     : json_integer(ix->start_ts)) < 0 ||
+              vsri_jset(j, "keys", json_incref(keys)) < 0 || vsri_jset(j, "pts", json_incref(pts)) < 0;
+    json_decref(tb);
+    json_decref(keys);
+    json_decref(pts);
+    if (bad) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
 }
 
-static int json_fail(const char *field)
-{
-    return vsri_error(VSR_ERROR_CONFIG, "index: '%s' is missing or invalid", field);
-}
-
-/* An integer member within [lo, hi]. */
-static int json_i64(const vsri_json *j, const char *key, int64_t lo, int64_t hi, int64_t *v)
-{
-    if (vsri_json_int(vsri_json_get(j, key), v) < 0 || *v < lo || *v > hi)
-        return json_fail(key);
-    return 0;
-}
-
-int vsri_index_from_json(const vsri_json *j, vsri_index **out)
+int vsri_index_from_json(const json_t *j, const char *where, vsri_index **out)
 {
     *out = NULL;
-    if (vsri_json_type_of(j) != VSRI_JSON_OBJECT)
-        return vsri_error(VSR_ERROR_CONFIG, "index: not a JSON object");
+    if (!json_is_object(j))
+        return vsri_error(VSR_ERROR_CONFIG, "%s: the index is not a JSON object", where);
     int64_t frames, stream, num, den, v;
-    const vsri_json *tb = vsri_json_get(j, "time_base"), *keys = vsri_json_get(j, "keys"),
-                    *pts = vsri_json_get(j, "pts");
+    const json_t *tb, *keys, *pts, *st;
+    const char *note;
     int err;
-    if ((err = json_i64(j, "frames", 0, INT64_MAX / 16, &frames)) < 0 ||
-        (err = json_i64(j, "stream", 0, 65535, &stream)) < 0)
+    if ((err = vsri_jget_int(j, "frames", 0, INT64_MAX / 16, &frames, where)) < 0 ||
+        (err = vsri_jget_int(j, "stream", 0, 65535, &stream, where)) < 0 ||
+        (err = vsri_jget_arr(j, "time_base", 2, 2, &tb, where)) < 0 ||
+        (err = vsri_jat_int(tb, 0, 1, INT32_MAX, &num, where, "time_base")) < 0 ||
+        (err = vsri_jat_int(tb, 1, 1, INT32_MAX, &den, where, "time_base")) < 0 ||
+        (err = vsri_jget_arr(j, "pts", (size_t)frames, (size_t)frames, &pts, where)) < 0 ||
+        (err = vsri_jget_arr(j, "keys", 0, (size_t)frames, &keys, where)) < 0 ||
+        (err = vsri_jget_str(j, "note", 0, &note, where)) < 0)
         return err;
-    if (vsri_json_count(tb) != 2 || vsri_json_int(vsri_json_at(tb, 0), &num) < 0 ||
-        vsri_json_int(vsri_json_at(tb, 1), &den) < 0 || num <= 0 || den <= 0 || num > INT32_MAX ||
-        den > INT32_MAX)
-        return json_fail("time_base");
-    if (vsri_json_type_of(pts) != VSRI_JSON_ARRAY || vsri_json_count(pts) != frames)
-        return json_fail("pts");
-    if (vsri_json_type_of(keys) != VSRI_JSON_ARRAY)
-        return json_fail("keys");
     vsri_index *ix = calloc(1, sizeof(*ix));
     if (!ix)
         return VSR_ENOMEM;
-    if ((err = index_alloc(ix, frames, vsri_json_count(keys))) < 0)
+    if ((err = index_alloc(ix, frames, (int)json_array_size(keys))) < 0)
         goto fail;
     ix->time_base = (vsr_rational){(int)num, (int)den};
     ix->stream_index = (int)stream;
-    ix->by_decode = vsri_json_bool(vsri_json_get(j, "by_decode"), 0);
-    ix->by_pts = vsri_json_bool(vsri_json_get(j, "by_pts"), 0);
-    vsri_strlcpy(ix->note, vsri_json_string(vsri_json_get(j, "note"), ""), sizeof(ix->note));
-    const vsri_json *st = vsri_json_get(j, "start_ts");
-    ix->start_ts = AV_NOPTS_VALUE;
-    if (st && vsri_json_type_of(st) != VSRI_JSON_NULL && vsri_json_int(st, &ix->start_ts) < 0) {
-        err = json_fail("start_ts");
+    if ((err = vsri_jget_bool(j, "by_decode", &ix->by_decode, where)) < 0 ||
+        (err = vsri_jget_bool(j, "by_pts", &ix->by_pts, where)) < 0)
         goto fail;
-    }
+    vsri_strlcpy(ix->note, note, sizeof(ix->note));
+    st = json_object_get(j, "start_ts");
+    ix->start_ts = AV_NOPTS_VALUE;
+    if (!json_is_null(st) && (err = vsri_jget_int(j, "start_ts", INT64_MIN, INT64_MAX, &ix->start_ts, where)) < 0)
+        goto fail;
     for (int64_t i = 0; i < frames; i++) {
-        if (vsri_json_int(vsri_json_at(pts, (int)i), &ix->pts[i]) < 0 ||
-            (ix->by_pts && i > 0 && ix->pts[i] <= ix->pts[i - 1])) {
-            err = json_fail("pts");
+        /* by_pts: pts identify frames, so they must increase */
+        int64_t lo = ix->by_pts && i > 0 ? ix->pts[i - 1] + 1 : INT64_MIN;
+        if ((err = vsri_jat_int(pts, (size_t)i, lo, INT64_MAX, &ix->pts[i], where, "pts")) < 0)
             goto fail;
-        }
     }
     for (int i = 0; i < ix->n_keys; i++) {
-        const vsri_json *k = vsri_json_at(keys, i);
+        const json_t *k = json_array_get(keys, (size_t)i);
+        char name[64];
+        snprintf(name, sizeof(name), "keys[%d]", i);
         int64_t frame, ts;
-        if (vsri_json_count(k) != 3 || vsri_json_int(vsri_json_at(k, 0), &frame) < 0 ||
-            vsri_json_int(vsri_json_at(k, 1), &ts) < 0 || vsri_json_int(vsri_json_at(k, 2), &v) < 0 ||
-            frame < 0 || frame >= frames || (i > 0 && frame < ix->key_frame[i - 1]) || (v != 0 && v != 1)) {
-            err = json_fail("keys");
+        if (!json_is_array(k) || json_array_size(k) != 3) {
+            err = vsri_error(VSR_ERROR_CONFIG, "%s: '%s' must be [frame, timestamp, leading]", where, name);
             goto fail;
         }
+        if ((err = vsri_jat_int(k, 0, i > 0 ? ix->key_frame[i - 1] : 0, frames - 1, &frame, where, name)) < 0 ||
+            (err = vsri_jat_int(k, 1, INT64_MIN, INT64_MAX, &ts, where, name)) < 0 ||
+            (err = vsri_jat_int(k, 2, 0, 1, &v, where, name)) < 0)
+            goto fail;
         ix->key_frame[i] = frame;
         ix->key_ts[i] = ts;
         ix->key_leading[i] = (uint8_t)v;

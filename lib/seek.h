@@ -20,8 +20,9 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "internal.h"
-#include "json.h"
 
 typedef struct vsri_index {
     int64_t frames;        /* frames a full decode returns */
@@ -69,9 +70,10 @@ int64_t vsri_index_seek_start(const vsri_index *ix, int64_t k);
  * outlive the reads. */
 int vsri_input_seek_frame(vsr_input *in, const vsri_index *ix, int64_t k);
 
-/* The index as a JSON object (for a plan file), and back. from_json
- * checks what it reads (VSR_ERROR_CONFIG naming the field). */
-int vsri_index_to_json(const vsri_index *ix, vsri_strbuf *sb);
-int vsri_index_from_json(const vsri_json *j, vsri_index **out);
+/* The index as a JSON object (for a plan file; NULL when out of memory),
+ * and back. from_json checks what it reads: VSR_ERROR_CONFIG naming
+ * `where` (e.g. "plan 'job.json': index") and the key. */
+json_t *vsri_index_to_json(const vsri_index *ix);
+int vsri_index_from_json(const json_t *j, const char *where, vsri_index **out);
 
 #endif /* LIBVSR_SEEK_H */

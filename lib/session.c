@@ -142,6 +142,7 @@ static void clear_sequence(vsr_session *ses)
     ses->n_ready = 0;
     ses->ready_head = 0;
     vsri_chunker_free(&ses->chunker);
+    memset(&ses->range, 0, sizeof(ses->range));
     if (ses->have_plan)
         vsri_tiler_free(&ses->plan);
     ses->have_plan = 0;
@@ -217,6 +218,11 @@ void vsri_session_counts(const vsr_session *ses, int64_t *chunks, int64_t *tiles
     *tiles = ses->tiles_run;
 }
 
+const vsr_session_settings *vsri_session_settings(const vsr_session *ses)
+{
+    return &ses->s;
+}
+
 vsr_tracker *vsri_session_tracker(const vsr_session *ses)
 {
     return ses->tracker;
@@ -290,26 +296,70 @@ int vsri_session_prepare_frame(vsri_converter *cv, const vsr_frame *in, vsr_fram
     return 0;
 }
 
-static int start_sequence(vsr_session *ses, const vsr_frame *first)
+/* The planner settings for the sizes resolved now (start_sequence). */
+static void chunker_config_now(const vsr_session *ses, vsri_chunker_config *cc)
 {
     const vsr_model_card *c = &ses->model->card;
+    memset(cc, 0, sizeof(*cc));
+    cc->mode = vsri_chunk_mode_for(c->frames_in, c->center_only);
+    cc->window = c->frames_in > 1 ? c->frames_in : 0;
+    cc->batch = ses->batch;
+    cc->blend = ses->s.chunk_blend;
+    /* length and overlap mean something for sequence models only (resolve_sizes
+     * has turned "auto" into a length by now) */
+    if (cc->mode == VSRI_CHUNK_SEQUENCE) {
+        cc->length = ses->chunk > 0 ? ses->chunk : 1;
+        cc->overlap = ses->overlap;
+    }
+}
+
+int vsri_session_chunker_config(vsr_session *ses, int w, int h, vsri_chunker_config *cfg, int *tile)
+{
+    if (w <= 0 || h <= 0)
+        return vsri_error(VSR_EINVAL, "frame size %dx%d", w, h);
+    /* resolve as a sequence of that size would, then put back the state of
+     * the sequence that may be running */
+    int chunk = ses->chunk, t = ses->tile, logged = ses->tile_shrunk_logged;
+    vsri_session_configured_sizes(ses);
+    vsri_session_resolve_sizes(ses, w, h);
+    chunker_config_now(ses, cfg);
+    if (tile)
+        *tile = ses->tile;
+    ses->chunk = chunk;
+    ses->tile = t;
+    ses->tile_shrunk_logged = logged;
+    return 0;
+}
+
+int vsri_session_set_range(vsr_session *ses, const vsri_chunk_range *range)
+{
+    if (ses->chunker)
+        return vsri_error(VSR_EINVAL, "internal: a segment range set while a sequence runs");
+    if (!range || range->total < 1 || range->first < 0 || range->count < 1 ||
+        range->first + range->count > range->total)
+        return vsri_error(VSR_EINVAL, "internal: invalid segment range");
+    ses->range = *range;
+    return 0;
+}
+
+static int start_sequence(vsr_session *ses, const vsr_frame *first)
+{
     ses->width = first->av->width;
     ses->height = first->av->height;
     vsri_session_configured_sizes(ses);
     vsri_session_resolve_sizes(ses, ses->width, ses->height);
-    vsri_chunker_config cc = {
-        .mode = vsri_chunk_mode_for(c->frames_in, c->center_only),
-        .window = c->frames_in > 1 ? c->frames_in : 0,
-        .batch = ses->batch,
-        .blend = ses->s.chunk_blend,
-    };
-    /* length and overlap mean something for sequence models only (resolve_sizes
-     * has turned "auto" into a length by now) */
-    if (cc.mode == VSRI_CHUNK_SEQUENCE) {
-        cc.length = ses->chunk > 0 ? ses->chunk : 1;
-        cc.overlap = ses->overlap;
-    }
-    return vsri_chunker_new(&ses->chunker, &cc);
+    vsri_chunker_config cc;
+    chunker_config_now(ses, &cc);
+    if (ses->range.total <= 0)
+        return vsri_chunker_new(&ses->chunker, &cc);
+    /* a segment: the frames sent start at its feed start, numbered globally */
+    vsri_chunk_span span;
+    int err = vsri_chunker_span(&cc, &ses->range, &span);
+    if (err >= 0)
+        err = vsri_chunker_new_range(&ses->chunker, &cc, &ses->range);
+    if (err >= 0)
+        ses->received = span.feed_first;
+    return err;
 }
 
 /* ---- queues ------------------------------------------------------------- */

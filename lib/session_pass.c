@@ -4,7 +4,10 @@
  * gathers its input from the held frames, runs the model (smaller tiles
  * after an out-of-memory error), and either hands the model's output out
  * as the output frames themselves or scatters it into frames being
- * assembled (tiles, blending). Tracker records are made here.
+ * assembled (tiles, blending). A segment's session (vsri_session_set_range)
+ * drops the outputs of frames outside its range: its passes are the
+ * whole-clip run's, and a pass at a cut computes the neighbour's frames
+ * too. Tracker records are made here.
  */
 #include <string.h>
 
@@ -170,7 +173,7 @@ static int can_hand_out(vsr_session *ses, const vsri_chunk *ch, const vsri_tile 
         t->out_src.x0 != 0 || t->out_src.y0 != 0)
         return 0;
     for (int k = 0; k < ch->n_keep; k++)
-        if (!ch->keep[k].complete || find_acc(ses, ch->keep[k].frame))
+        if (ch->keep[k].in_range && (!ch->keep[k].complete || find_acc(ses, ch->keep[k].frame)))
             return 0;
     return 1;
 }
@@ -198,6 +201,8 @@ static int hand_out(vsr_session *ses, const vsri_chunk *ch, vsrt_result *res, co
     int err = 0;
     for (int k = 0; k < ch->n_keep && err >= 0; k++) {
         const vsri_chunk_keep *kp = &ch->keep[k];
+        if (!kp->in_range) /* another segment's frame (a shared pass) */
+            continue;
         const vsr_frame *src = vsri_session_input_frame(ses, kp->frame);
         if (!src) {
             err = vsri_error(VSR_EINVAL, "internal: input frame %lld is gone before its output", (long long)kp->frame);
@@ -321,6 +326,8 @@ static int run_pass(vsr_session *ses, const vsri_chunk *ch, const vsri_tile *t, 
     }
     for (int k = 0; k < ch->n_keep; k++) {
         const vsri_chunk_keep *kp = &ch->keep[k];
+        if (!kp->in_range) /* another segment's frame (a shared pass) */
+            continue;
         out_acc *a = NULL;
         err = get_acc(ses, kp->frame, blending, &a);
         if (err < 0)

@@ -45,6 +45,8 @@ struct vsr_session {
 
     /* per sequence */
     vsri_chunker *chunker;
+    vsri_chunk_range range; /* a segment of a longer clip (range.total > 0): frames are numbered
+                               globally from its feed start, and only its frames come out */
     vsri_tile_plan plan;
     int have_plan;
     int width, height;   /* input frame size of this sequence */

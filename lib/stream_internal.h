@@ -45,6 +45,10 @@ const void *vsri_input_hdr(const vsr_input *in, enum AVFrameSideDataType type, s
 /* The input's file path (for resume fingerprints), NULL for memory inputs. */
 const char *vsri_input_path(const vsr_input *in);
 
+/* Before the first frame: the output is a segment of a longer encode;
+ * x264 and x265 close every GOP (open-gop=0), so segments can be joined. */
+void vsri_output_set_closed_gop(vsr_output *o);
+
 /* Time the last vsr_output_write_frame() spent converting the frame to
  * the encoder's format, and encoding and muxing it. */
 void vsri_output_last_times(const vsr_output *o, int64_t *convert_ns, int64_t *encode_ns);

@@ -412,6 +412,38 @@ def build_all(out):
                 "timestamps, no index; only a byte seek rewinds it", 48,
                 open_gop + colour("yuv420p") + ["-f", "h264"])
 
+    # Scale-out and resume (tests/e2e/test_scale.py): H.264 with open GOPs and
+    # B-frames (keyframes every 12 frames, so segment cuts fall mid-GOP) plus
+    # everything a stitch must carry across its joins: AAC audio that lasts
+    # longer than the video, SRT subtitles (a cue spans a typical cut), two
+    # chapters and a title.
+    n, secs = 96, 96 / FPS
+    srt = os.path.join(b.tmp, "scale.srt")
+    with open(srt, "w") as f:
+        f.write("1\n00:00:00,100 --> 00:00:00,900\nAn astronaut.\n\n"
+                "2\n00:00:01,200 --> 00:00:02,300\nA cup of coffee, across a cut.\n\n"
+                "3\n00:00:03,000 --> 00:00:03,900\nA cat.\n")
+    meta = os.path.join(b.tmp, "scale_meta.txt")
+    with open(meta, "w") as f:
+        f.write(";FFMETADATA1\ntitle=libvsr scale-out test clip\ncomment=segments must keep this\n"
+                "[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1500\ntitle=First\n"
+                f"[CHAPTER]\nTIMEBASE=1/1000\nSTART=1500\nEND={int(secs * 1000)}\ntitle=Second\n")
+    src = b.source("scale_streams.mkv", n)
+    run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+         "-s", f"{W}x{H}", "-framerate", str(FPS), "-i", src, *audio_input(secs + 0.5), "-i", srt,
+         "-f", "ffmetadata", "-i", meta, "-map", "0:v", "-map", "1:a", "-map", "2:s",
+         "-map_metadata", "3", "-map_chapters", "3", *open_gop, *colour("yuv420p"),
+         "-c:a", "aac", "-b:a", "96k", "-c:s", "srt", b.path("scale_streams.mkv")])
+    first = len(b.entries)
+    e = b.add("scale_streams.mkv", "seek", "ok", "H.264 open GOP with 3 B-frames, keyint 12, AAC audio "
+              "longer than the video, SRT subtitles, 2 chapters and a title: scale-out segments, "
+              "cut mid-GOP, stitched with every stream")
+    e["source_rgb"] = src
+    if e["frames"] != n or not e["has_audio"] or not e["has_subtitles"] or e["n_chapters"] != 2:
+        raise SystemExit(f"scale_streams.mkv: not what was asked for: {e}")
+    b.seek_entries += b.entries[first:]
+    del b.entries[first:]
+
     # ----- bad inputs
     open(b.path("zero_length.mp4"), "wb").close()
     b.add("zero_length.mp4", "bad", "error", "an empty file: must fail cleanly", exists=False)

@@ -61,8 +61,8 @@ typedef struct vsr_job vsr_job;
 
 /** How segments become the output. */
 typedef enum vsr_stitch_mode {
-    VSR_STITCH_AUTO = 0,       /**< COPY for intra-only codecs (ffv1, prores_ks, ...), else CLOSED_GOP */
-    VSR_STITCH_COPY = 1,       /**< segments in the final (intra-only) codec; packets copied */
+    VSR_STITCH_AUTO = 0,       /**< COPY for intra-only or lossless codecs (ffv1, prores_ks, ...), else CLOSED_GOP */
+    VSR_STITCH_COPY = 1,       /**< segments in the final (intra-only or lossless) codec; packets copied */
     VSR_STITCH_CLOSED_GOP = 2, /**< each segment starts a closed GOP with a keyframe; packets copied */
 } vsr_stitch_mode;
 

@@ -33,11 +33,17 @@ a model that fails mid-run, and resuming a killed run.
   lossless clip made here from the test photographs with a FLAC audio track
   (the real model would need minutes for a clip long enough to interrupt
   between segments on this machine; the tiny model is too fast). The run
-  with --resume is SIGKILLed at a seeded random delay after its journal
-  lists a complete segment; resuming with another model, another --tile or
-  a changed input is refused (exit 1) with a message saying what changed,
-  and the journal survives; the real resume then gives output frame-for-
-  frame identical (framemd5) to an uninterrupted run, with the audio.
+  with --resume is SIGKILLed at a seeded random delay after it committed a
+  segment (48 frames each, <out>.vsr-resume/seg-K); resuming with another
+  model, another --tile or a changed input is refused (exit 1) with a
+  message saying what changed, and the committed segments survive; the
+  real resume then gives output frame-for-frame identical (framemd5) to an
+  uninterrupted run, with the audio, and upscales only the frames not
+  committed (it seeks to them).
+* Resume of a sequence model (recurrent-x2, whose output depends on the
+  whole chunk): a run killed after its first segment and resumed gives the
+  frames of an uninterrupted run (framemd5, pts), though the resumed run
+  starts at a segment boundary inside the clip.
 """
 import concurrent.futures
 import json
@@ -259,13 +265,19 @@ def test_model_throws_mid_run(cli, data_dir, test_models, tmp_path):
 # ---------------------------------------------------------------------------
 # Resume after SIGKILL
 
-def journal_segments(out):
-    path = out + ".vsr-resume/journal.json"
-    try:
-        with open(path) as f:
-            return json.load(f).get("segments", [])
-    except (OSError, ValueError):
-        return []
+def committed_segments(out):
+    """The committed segments of a resumable run into out: the manifests
+    of <out>.vsr-resume/seg-K, in segment order."""
+    d = out + ".vsr-resume"
+    found = []
+    for name in os.listdir(d) if os.path.isdir(d) else []:
+        if name.startswith("seg-") and name[4:].isdigit():
+            try:
+                with open(os.path.join(d, name, "manifest.json")) as f:
+                    found.append(json.load(f))
+            except (OSError, ValueError):
+                pass  # not committed (a commit is one rename of a complete directory)
+    return sorted(found, key=lambda m: m["segment"])
 
 
 @pytest.fixture(scope="module")
@@ -296,7 +308,7 @@ def test_resume_after_kill(cli, test_models, resume_clip):
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             deadline = time.monotonic() + RUN_TIMEOUT
-            while time.monotonic() < deadline and p.poll() is None and not journal_segments(out):
+            while time.monotonic() < deadline and p.poll() is None and not committed_segments(out):
                 time.sleep(0.05)
             delay = random.Random(SEED).uniform(0.0, 1.5)
             time.sleep(delay)
@@ -312,17 +324,17 @@ def test_resume_after_kill(cli, test_models, resume_clip):
         assert p.returncode == -signal.SIGKILL
         ref_job.result()
 
-    segs = journal_segments(out)
+    segs = committed_segments(out)
     done = sum(s["frames"] for s in segs)
-    print(f"\nkilled {delay:.2f} s after the first segment: journal has {len(segs)} segments, {done} frames")
-    assert segs and 0 < done < 120, f"journal after the kill: {segs}"
+    print(f"\nkilled {delay:.2f} s after the first segment: {len(segs)} segments committed, {done} frames")
+    assert segs and 0 < done < 120, f"committed after the kill: {segs}"
     assert not os.path.exists(out), "a killed run left a file with the final name"
 
     def refused(args, what, needle):
         r = run_cli(cli, args, expect=1)
         msg = r.stderr.lower()
         assert needle in msg and "changed" in msg, f"resume with {what}: the refusal does not say so:\n{r.stderr}"
-        assert journal_segments(out) == segs, f"the refused resume ({what}) changed the journal"
+        assert committed_segments(out) == segs, f"the refused resume ({what}) changed the committed segments"
         assert not os.path.exists(out)
 
     refused(["-i", inp, "-o", out, "-m", tmodel(test_models, "tiny-x2.pt"), *common, "--resume"],
@@ -338,10 +350,14 @@ def test_resume_after_kill(cli, test_models, resume_clip):
     r = run_cli(cli, ["-i", inp, "-o", out, "-m", rf4, *common, "--resume", "-v", "--stats-json", js])
     assert os.path.exists(out) and not os.path.exists(out + ".vsr-resume"), \
         f"after the resumed run: {sorted(os.listdir(d))}"
-    # it really resumed: only the frames after the journal's went through the model
-    inf = [x for x in stats_json(js)["history"] if x["type"] == "inference"]
+    # it really resumed: only the frames not committed went through the model, and only they were decoded (a seek)
+    hist = stats_json(js)["history"]
+    inf = [x for x in hist if x["type"] == "inference"]
     assert sum(x["frames"] for x in inf) == 120 - done, \
         f"the resumed run upscaled {sum(x['frames'] for x in inf)} frames; {done} were already done"
+    dec = [x for x in hist if x["type"] == "decode"]
+    assert sum(x["frames"] for x in dec) == 120 - done, \
+        f"the resumed run decoded {sum(x['frames'] for x in dec)} frames; {done} were already done"
     assert "resuming" in r.stderr, f"-v does not say the run resumed:\n{r.stderr}"
     a, b = framemd5(out), framemd5(ref)
     assert len(a) == len(b) == 120, f"resumed output {len(a)} frames, uninterrupted {len(b)}"
@@ -353,3 +369,41 @@ def test_resume_after_kill(cli, test_models, resume_clip):
     pk = packet_times(out, "a:0")
     span = max(t + dd for t, dd in pk) - min(t for t, _ in pk)
     assert abs(span - 5.0) < 0.1, f"resumed output's audio lasts {span:.3f} s, the input's 5 s"
+
+
+def test_resume_sequence_model(cli, test_models, resume_clip):
+    """A recurrent model (its output depends on the whole chunk) resumes
+    after a SIGKILL to the frames of an uninterrupted run: the resumed
+    segments run the whole-clip run's chunk grid, from a seek."""
+    d, inp, _ = resume_clip
+    rec = tmodel(test_models, "recurrent-x2.pt")
+    common = ["--codec", "ffv1", "--precision", "fp32", "--threads", "1", "--chunk", "16", "--overlap", "4"]
+    ref = str(d / "rec-ref.mkv")
+    out = str(d / "rec-out.mkv")
+    run_cli(cli, ["-i", inp, "-o", ref, "-m", rec, *common])
+    p = subprocess.Popen([cli, "-i", inp, "-o", out, "-m", rec, *common, "--resume"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while time.monotonic() < deadline and p.poll() is None and not committed_segments(out):
+            time.sleep(0.01)
+        finished = p.poll() is not None
+        p.send_signal(signal.SIGKILL)  # at once: the other 72 frames take far longer than a poll
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    err = p.stderr.read().decode(errors="replace")
+    assert not finished, f"the run ended (exit {p.returncode}) before it could be killed:\n{err}"
+    segs = committed_segments(out)
+    done = sum(s["frames"] for s in segs)
+    assert segs and 0 < done < 120 and not os.path.exists(out), f"committed after the kill: {segs}"
+    r = run_cli(cli, ["-i", inp, "-o", out, "-m", rec, *common, "--resume", "-v"])
+    assert "resuming" in r.stderr, f"-v does not say the run resumed:\n{r.stderr}"
+    assert not os.path.exists(out + ".vsr-resume")
+    a, b = framemd5(out), framemd5(ref)
+    assert len(a) == len(b) == 120, f"resumed output {len(a)} frames, uninterrupted {len(b)}"
+    bad = [i for i in range(120) if a[i] != b[i]]
+    assert not bad, f"the resumed recurrent run differs from the uninterrupted one in frames {bad[:20]}"
+    assert_same_times(frame_times(out), frame_times(ref), 0.0, what="resumed output")

@@ -23,10 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <libavutil/imgutils.h>
 
 #include "frame_internal.h"
-#include "json.h"
 #include "libvsr/vsr.h"
 #include "seek.h"
 #include "stream_internal.h"
@@ -77,30 +77,26 @@ static int manifest_pts(const char *name, int64_t *pts, int64_t *n)
 {
     char path[1024];
     snprintf(path, sizeof(path), "%s/manifest.json", test_env("VSR_TEST_DATA"));
-    char *text = NULL;
-    size_t len = 0;
-    if (vsri_read_file(path, 64 << 20, &text, &len) < 0)
+    json_error_t je;
+    json_t *m = json_load_file(path, 0, &je);
+    if (!m)
         return -1;
-    vsri_json *m = NULL;
-    char err[256];
-    int r = vsri_json_parse(text, len, &m, err, sizeof(err));
-    free(text);
-    if (r < 0)
-        return -1;
-    const vsri_json *files = vsri_json_get(m, "seek_files");
-    r = -1;
-    for (int i = 0; i < vsri_json_count(files); i++) {
-        const vsri_json *e = vsri_json_at(files, i);
-        if (strcmp(vsri_json_string(vsri_json_get(e, "name"), ""), name) != 0)
+    const json_t *files = json_object_get(m, "seek_files");
+    int r = -1;
+    for (size_t i = 0; i < json_array_size(files); i++) {
+        const json_t *e = json_array_get(files, i);
+        const char *nm = json_string_value(json_object_get(e, "name"));
+        if (!nm || strcmp(nm, name) != 0)
             continue;
-        const vsri_json *p = vsri_json_get(e, "pts");
-        *n = vsri_json_count(p);
+        const json_t *p = json_object_get(e, "pts");
+        *n = (int64_t)json_array_size(p);
         r = 0;
-        for (int k = 0; k < *n && k < 512; k++)
-            if (vsri_json_int(vsri_json_at(p, k), &pts[k]) < 0)
-                pts[k] = INT64_MIN; /* ffprobe has none (a raw stream) */
+        for (int64_t k = 0; k < *n && k < 512; k++) {
+            const json_t *v = json_array_get(p, (size_t)k);
+            pts[k] = json_is_integer(v) ? json_integer_value(v) : INT64_MIN; /* a raw stream: ffprobe has none */
+        }
     }
-    vsri_json_free(m);
+    json_decref(m);
     return r;
 }
 
@@ -231,19 +227,19 @@ static void test_clip(const clip_case *cc)
     vsr_input_close(&in);
 
     /* JSON round trip. */
-    vsri_strbuf sb;
-    vsri_sb_init(&sb);
-    CHECK(vsri_index_to_json(ix, &sb) == 0);
-    vsri_json *j = NULL;
-    char err[256];
-    CHECK_MSG(vsri_json_parse(sb.data, sb.len, &j, err, sizeof(err)) == 0, "%s: index JSON: %s", cc->name, err);
+    json_t *out = vsri_index_to_json(ix);
+    char *text = out ? json_dumps(out, 0) : NULL;
+    json_error_t je;
+    json_t *j = text ? json_loads(text, JSON_REJECT_DUPLICATES, &je) : NULL;
+    CHECK_MSG(j != NULL, "%s: index JSON does not parse back", cc->name);
     vsri_index *back = NULL;
-    CHECK_MSG(j && vsri_index_from_json(j, &back) == 0, "%s: from_json: %s", cc->name, vsr_last_error());
+    CHECK_MSG(j && vsri_index_from_json(j, "test", &back) == 0, "%s: from_json: %s", cc->name, vsr_last_error());
     CHECK_MSG(back && same_index(ix, back) && back->by_decode == ix->by_decode && !strcmp(back->note, ix->note),
               "%s: the index changed in a JSON round trip", cc->name);
     vsri_index_free(&back);
-    vsri_json_free(j);
-    vsri_sb_free(&sb);
+    json_decref(j);
+    json_decref(out);
+    free(text);
 
     vsri_index_free(&ix);
     vsri_index_free(&dx);
@@ -302,22 +298,29 @@ static void test_mismatch(void)
     CHECK(strstr(vsr_last_error(), "text.mp4") != NULL);
     CHECK(vsri_index_build(&ix, test_data("missing.mp4"), NULL, 1) == VSR_ERROR_INPUT && ix == NULL);
 
-    /* Broken index JSON is refused, naming the field. */
+    /* Broken index JSON is refused, naming the field and where it is. */
+#define REST "\"by_decode\": false, \"note\": \"\", \"start_ts\": null, "
     const char *bad[] = {
         "[]",
-        "{\"frames\": 2, \"time_base\": [1, 1000], \"stream\": 0, \"keys\": [], \"pts\": [0]}",
-        "{\"frames\": 2, \"time_base\": [0, 1000], \"stream\": 0, \"keys\": [], \"pts\": [0, 1]}",
-        "{\"frames\": 2, \"time_base\": [1, 1000], \"stream\": 0, \"keys\": [[5, 0, 0]], \"pts\": [0, 1]}",
-        "{\"frames\": 2, \"time_base\": [1, 1000], \"stream\": 0, \"by_pts\": true, \"keys\": [], \"pts\": [1, 1]}",
+        "{\"frames\": 2, \"time_base\": [1, 1000], \"stream\": 0, \"keys\": [], \"pts\": [0], " REST "\"by_pts\": false}",
+        "{\"frames\": 2, \"time_base\": [0, 1000], \"stream\": 0, \"keys\": [], \"pts\": [0, 1], " REST "\"by_pts\": false}",
+        "{\"frames\": 2, \"time_base\": [1, 1000], \"stream\": 0, \"keys\": [[5, 0, 0]], \"pts\": [0, 1], " REST
+        "\"by_pts\": false}",
+        "{\"frames\": 2, \"time_base\": [1, 1000], \"stream\": 0, \"keys\": [], \"pts\": [1, 1], " REST "\"by_pts\": true}",
+        "{\"frames\": 2, \"time_base\": [1, 1000], \"stream\": 0, \"keys\": [], \"pts\": [1, 2], " REST "\"by_pts\": 1}",
+        "{\"frames\": \"2\", \"time_base\": [1, 1000], \"stream\": 0, \"keys\": [], \"pts\": [1, 2], " REST "\"by_pts\": true}",
     };
-    const char *field[] = {"not a JSON object", "'pts'", "'time_base'", "'keys'", "'pts'"};
+#undef REST
+    const char *field[] = {"not a JSON object", "'pts'", "'time_base[0]'", "'keys[0][0]'", "'pts[1]'", "'by_pts'",
+                           "'frames' must be an integer"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        vsri_json *j = NULL;
-        char e[128];
-        CHECK(vsri_json_parse(bad[i], strlen(bad[i]), &j, e, sizeof(e)) == 0);
-        CHECK(vsri_index_from_json(j, &ix) == VSR_ERROR_CONFIG && ix == NULL);
-        CHECK_MSG(strstr(vsr_last_error(), field[i]) != NULL, "'%s' lacks %s", vsr_last_error(), field[i]);
-        vsri_json_free(j);
+        json_error_t je;
+        json_t *j = json_loads(bad[i], JSON_REJECT_DUPLICATES, &je);
+        CHECK_MSG(j != NULL, "case %zu: %s", i, je.text);
+        CHECK(vsri_index_from_json(j, "plan 'x.json': index", &ix) == VSR_ERROR_CONFIG && ix == NULL);
+        CHECK_MSG(strstr(vsr_last_error(), field[i]) != NULL && strstr(vsr_last_error(), "plan 'x.json': index"),
+                  "'%s' lacks %s", vsr_last_error(), field[i]);
+        json_decref(j);
     }
 }
 
