@@ -5,8 +5,12 @@ still does when a worker is killed mid-segment or the Slurm node goes down.
 Equality is checked on the stitched file against the single run's: every
 decoded video frame (content and pts, ffmpeg's framemd5), every audio and
 subtitle packet (data and timestamps), the chapters, the container's and
-streams' metadata and the attachment. The clip is streams.mkv (real
-photographs, AAC audio, SRT subtitles, a font, two chapters, a title).
+streams' metadata and the attachment. The clips are made from real
+photographs: scale_streams.mkv (96 frames of open-GOP H.264 with B-frames,
+AAC audio longer than the video, SRT subtitles, two chapters, a title;
+segments cut mid-GOP) for the engines' identity runs, streams.mkv (24
+frames, AAC, SRT, a font attachment, two chapters, a title) and its first
+12 frames for the rest.
 
 Kills are deterministic: the test freezes (SIGSTOP) the process an attempt
 names in its progress file, checks that the attempt is mid-way and not
@@ -34,6 +38,11 @@ from libvsr.scale import DaskRunner, Job, JobError, LocalRunner, SlurmRunner, pl
 SETTINGS = dict(precision="fp32", threads=1, batch=2, chunk=10, overlap=2, tile=0, codec="ffv1")
 SEGMENT_FRAMES = 8     # streams.mkv has 24 frames: 3 segments, 2 workers
 CLIP = "streams.mkv"
+# The engines' identity runs: 96 frames of open-GOP H.264 (3 B-frames,
+# keyframes every 12) with AAC audio longer than the video, subtitles,
+# chapters and a title, in segments of about 20 frames: cut mid-GOP.
+OPEN_GOP_CLIP = "scale_streams.mkv"
+OPEN_GOP_SEGMENT_FRAMES = 20
 # The kill tests: slow-x2 spends a few tenths of a second per forward pass;
 # one frame a pass and the clip's first 12 frames in segments of 4 give
 # every attempt a window of 3 passes to be caught in, at a small cost.
@@ -253,23 +262,25 @@ def slurm_runner(cluster, cli, **kw):
 
 @pytest.mark.parametrize("model", ["recurrent-x2.pt", "tiny-x2.pt"])
 def test_dask_identical_to_single_run(dask_cluster, cli, data_dir, test_models, tmp_path, tmp_path_factory, model):
-    ref = reference(cli, clip(data_dir, CLIP), test_models, model, tmp_path_factory)
-    job, out = plan(clip(data_dir, CLIP), test_models, tmp_path, model)
-    assert job.info().segments == 3
+    src = clip(data_dir, OPEN_GOP_CLIP)
+    ref = reference(cli, src, test_models, model, tmp_path_factory)
+    job, out = plan(src, test_models, tmp_path, model, OPEN_GOP_SEGMENT_FRAMES)
+    assert job.info().segments >= 4
     seen = []
     job.run(DaskRunner(dask_cluster.client), on_progress=seen.append, stitch=False)
     check_commits(job)
     assert_identical(out, ref)
     last = seen[-1]
-    assert (last.frames_done, last.frames_total, last.committed) == (24, 24, job.info().segments)
+    assert (last.frames_done, last.frames_total, last.committed) == (96, 96, job.info().segments)
 
 
 @pytest.mark.parametrize("model", ["recurrent-x2.pt", "tiny-x2.pt"])
 def test_slurm_identical_to_single_run(slurm_cluster, cli, data_dir, test_models, tmp_path, tmp_path_factory,
                                        model):
-    ref = reference(cli, clip(data_dir, CLIP), test_models, model, tmp_path_factory)
-    job, out = plan(clip(data_dir, CLIP), test_models, tmp_path, model)
-    assert job.info().segments == 3
+    src = clip(data_dir, OPEN_GOP_CLIP)
+    ref = reference(cli, src, test_models, model, tmp_path_factory)
+    job, out = plan(src, test_models, tmp_path, model, OPEN_GOP_SEGMENT_FRAMES)
+    assert job.info().segments >= 4
     # with the per-frame model, as if MaxArraySize were 2: segments 0-1 in
     # one array, the rest in others with an offset added to the task index
     runner = slurm_runner(slurm_cluster, cli, max_array_size=2 if model == "tiny-x2.pt" else None)

@@ -40,7 +40,7 @@ def _parser():
     v.add_argument("-m", "--model")
     for opt in ("--device", "--precision", "--threads", "--batch", "--chunk", "--overlap", "--tile",
                 "--tile-pad", "--mem-limit", "--codec", "--crf", "--preset", "--pix-fmt",
-                "--encoder-options", "--hwdec", "--max-frames", "--max-size", "--stitch"):
+                "--encoder-options", "--hwdec", "--max-frames", "--max-size", "--stitch-mode"):
         v.add_argument(opt)
     for opt in ("--cuda-graph", "--tile-blend", "--chunk-blend", "--no-copy-streams", "--index-decode"):
         v.add_argument(opt, action="store_true", default=None)
@@ -56,7 +56,7 @@ def _settings(a):
     s = {}
     for k in ("model", "device", "precision", "threads", "batch", "chunk", "overlap", "tile", "tile_pad",
               "mem_limit", "codec", "crf", "preset", "pix_fmt", "encoder_options", "hwdec", "max_frames",
-              "max_size", "stitch", "cuda_graph", "tile_blend", "chunk_blend", "no_copy_streams",
+              "max_size", "stitch_mode", "cuda_graph", "tile_blend", "chunk_blend", "no_copy_streams",
               "index_decode"):
         val = getattr(a, k)
         if val is None:

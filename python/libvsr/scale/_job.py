@@ -109,8 +109,8 @@ class Job:
         '_' for '-' (model, device, precision, threads, batch, chunk,
         overlap, tile, tile_pad, tile_blend, chunk_blend, mem_limit, codec,
         crf, preset, pix_fmt, encoder_options, no_copy_streams, hwdec,
-        max_frames, max_size) plus stitch ('auto', 'copy', 'closed-gop') and
-        index_decode. plan: the plan file (default <output>.vsr-plan.json);
+        max_frames, max_size, stitch_mode ('auto', 'copy', 'closed-gop'),
+        index_decode). plan: the plan file (default <output>.vsr-plan.json);
         work_dir: where segments are committed (default <plan>.work); both
         must be on storage every worker sees."""
         plan = plan or _default_plan_path(output)

@@ -12,7 +12,7 @@ MODEL_KEYS = ("device", "precision", "cuda_graph")
 SESSION_KEYS = ("batch", "chunk", "overlap", "tile", "tile_pad", "tile_blend", "chunk_blend", "mem_limit")
 OUTPUT_KEYS = ("codec", "crf", "preset", "pix_fmt", "encoder_options", "no_copy_streams")
 INPUT_KEYS = ("hwdec", "max_frames", "max_size")
-JOB_KEYS = ("stitch", "index_decode")
+JOB_KEYS = ("stitch_mode", "index_decode")
 ALL_KEYS = ("model", "threads") + MODEL_KEYS + SESSION_KEYS + OUTPUT_KEYS + INPUT_KEYS + JOB_KEYS
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
@@ -77,6 +77,10 @@ def split(settings):
         run_kw["copy_streams"] = False
     if "max_size" in s:
         run_kw["max_width"], run_kw["max_height"] = parse_wxh(s["max_size"])
-    job_kw = {k: s[k] for k in JOB_KEYS if k in s}
+    job_kw = {}
+    if "stitch_mode" in s:
+        job_kw["stitch"] = s["stitch_mode"]
+    if "index_decode" in s:
+        job_kw["index_decode"] = s["index_decode"]
     return {"model": s.get("model"), "threads": s.get("threads"), "model_kw": model_kw,
             "session_kw": session_kw, "run_kw": run_kw, "job_kw": job_kw}
