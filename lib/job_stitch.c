@@ -206,10 +206,12 @@ int vsri_plan_stitch(const vsri_plan *p, int64_t n, vsr_run_result *res)
         err = vsr_output_open(&out, p->output, src, &os);
     for (int64_t k = 0; k < n && err >= 0; k++)
         err = copy_segment(p, k, &m[k], src, out, &js, pkt);
-    /* the rest of the other streams: all of it for the whole job; for a
-     * prefix only what its video covers (vsr_output_finish decides) */
-    if (err >= 0 && n == p->n_seg)
-        err = vsri_input_pump(src, INT64_MAX);
+    /* The rest of the other streams, as a whole-file run copies them: all
+     * of them when it reads the input to its end; when it stops early
+     * (max_frames), or for a prefix of the job, what the video covers. */
+    int to_end = n == p->n_seg && !(p->in.max_frames > 0 && p->index->frames >= p->in.max_frames);
+    if (err >= 0)
+        err = vsri_input_pump(src, to_end ? INT64_MAX : vsri_output_video_end_us(out));
     if (err >= 0)
         err = vsr_output_finish(out);
     char msg[1024];

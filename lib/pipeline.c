@@ -636,7 +636,13 @@ int vsri_upscale_run(vsr_session *ses, const char *input_path, const char *outpu
         vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
         goto done;
     }
-    err = vsr_output_finish(c->out);
+    /* Stopped before the input's end (max_frames, a cancel): the other
+     * streams are copied as far as the video reaches, also what the
+     * demuxer had not read yet (a stitch copies the same). */
+    if (!range && !vsri_input_packets_done(c->in))
+        err = vsri_input_pump(c->in, vsri_output_video_end_us(c->out));
+    if (err >= 0)
+        err = vsr_output_finish(c->out);
     if (err < 0) {
         vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
         goto done;
