@@ -583,8 +583,16 @@ int vsri_upscale_run(vsr_session *ses, const char *input_path, const char *outpu
         err = vsri_session_chunker_config(ses, info.width, info.height, &cc, NULL);
         if (err >= 0)
             err = vsri_chunker_span(&cc, &range->range, &span);
+        int64_t t_seek = vsri_now_ns();
         if (err >= 0)
             err = vsri_input_seek_frame(c->in, range->index, span.feed_first);
+        if (err >= 0)
+            vsri_log(VSR_LOG_INFO, "input '%s': frames %lld..%lld: reading frames %lld..%lld, seek to %lld "
+                     "(from keyframe %lld) took %.3f s", input_path, (long long)range->range.first,
+                     (long long)(range->range.first + range->range.count - 1), (long long)span.feed_first,
+                     (long long)span.feed_end - 1, (long long)span.feed_first,
+                     (long long)vsri_index_seek_start(range->index, span.feed_first),
+                     (vsri_now_ns() - t_seek) / 1e9);
         if (err >= 0)
             err = vsri_session_set_range(ses, &range->range);
         if (err < 0)
