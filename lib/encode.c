@@ -760,6 +760,11 @@ int vsri_output_write_video_packet(vsr_output *o, AVPacket *pkt, const AVCodecPa
     return 0;
 }
 
+int64_t vsri_output_video_end_us(const vsr_output *o)
+{
+    return o->video_end_us;
+}
+
 int64_t vsr_output_frames(const vsr_output *o)
 {
     return o ? o->frames : 0;

@@ -489,8 +489,15 @@ int vsri_segment_run(const vsri_plan *p, vsr_session *ses, int64_t k, const vsri
                                      : 0;
     if (err >= 0)
         err = write_manifest(&a, &m, mpath);
-    if (err >= 0)
+    if (err >= 0) {
+        /* a commit holds the video and its manifest, not the attempt's
+         * progress file (removed before the directory is flushed) */
+        char *progress = str_printf("%s/progress.json", a.dir);
+        if (progress)
+            unlink(progress);
+        free(progress);
         sync_path(a.dir);
+    }
     free(mpath);
     if (err >= 0)
         err = vsri_segment_commit(p, k, a.dir, &m);

@@ -247,7 +247,10 @@ static int resolve_stitch(vsr_stitch_mode asked, const char *codec, vsr_stitch_m
 {
     const AVCodec *c = avcodec_find_encoder_by_name(codec);
     const AVCodecDescriptor *d = c ? avcodec_descriptor_get(c->id) : NULL;
-    int intra = d && (d->props & (AV_CODEC_PROP_INTRA_ONLY | AV_CODEC_PROP_LOSSLESS));
+    /* H.264 says lossless as well as lossy (it has a lossless mode): only
+     * a codec that is lossless alone counts */
+    int intra = d && ((d->props & AV_CODEC_PROP_INTRA_ONLY) ||
+                      ((d->props & AV_CODEC_PROP_LOSSLESS) && !(d->props & AV_CODEC_PROP_LOSSY)));
     if (asked == VSR_STITCH_AUTO) {
         *mode = intra ? VSR_STITCH_COPY : VSR_STITCH_CLOSED_GOP;
         return 0;

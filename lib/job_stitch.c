@@ -65,6 +65,21 @@ static int check_committed(const vsri_plan *p, int64_t n, vsri_manifest *m)
     return err;
 }
 
+/* A decode timestamp for packet j (decode order) of segment s, which its
+ * container stored without one (Matroska keeps presentation times only):
+ * what an encoder that delays `delay` frames gives it. The muxer needs
+ * them increasing across the joins, and guesses badly on its own. */
+static int64_t missing_dts(const vsri_plan *p, const vsri_plan_segment *s, int64_t j, int delay, AVRational tb)
+{
+    AVRational itb = {p->index->time_base.num, p->index->time_base.den};
+    const int64_t *pts = p->index->pts + s->first; /* presentation order */
+    if (j >= delay && j - delay < s->frames)
+        return av_rescale_q(pts[j - delay], itb, tb);
+    int64_t t0 = av_rescale_q(pts[0], itb, tb);
+    int64_t step = s->frames > delay && delay > 0 ? (av_rescale_q(pts[delay], itb, tb) - t0) / delay : 1;
+    return t0 - (delay - j) * (step > 0 ? step : 1);
+}
+
 typedef struct join_state {
     int64_t last_dts;        /* of the previous packet, in last_tb */
     AVRational last_tb;
@@ -96,6 +111,7 @@ static int copy_segment(const vsri_plan *p, int64_t k, const vsri_manifest *m, v
         goto done;
     }
     const AVStream *st = ic->streams[vi];
+    const int delay = st->codecpar->video_delay;
     uint32_t crc = 0;
     int64_t packets = 0;
     while (err >= 0 && (ret = av_read_frame(ic, pkt)) >= 0) {
@@ -104,27 +120,34 @@ static int copy_segment(const vsri_plan *p, int64_t k, const vsri_manifest *m, v
             continue;
         }
         crc = vsri_packet_crc(crc, pkt->data, pkt->size, pkt->pts, pkt->dts, pkt->flags & AV_PKT_FLAG_KEY);
+        if (pkt->dts == AV_NOPTS_VALUE && pkt->pts != AV_NOPTS_VALUE) {
+            pkt->dts = missing_dts(p, &p->seg[k], packets, delay, st->time_base);
+            if (js->last_segment >= 0 && av_compare_ts(pkt->dts, st->time_base, js->last_dts, js->last_tb) <= 0)
+                pkt->dts = av_rescale_q_rnd(js->last_dts, js->last_tb, st->time_base, AV_ROUND_DOWN) + 1;
+            if (pkt->dts > pkt->pts)
+                pkt->dts = pkt->pts;
+        }
         packets++;
         int64_t dts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
         if (dts != AV_NOPTS_VALUE && js->last_segment >= 0 &&
-            av_compare_ts(dts, st->time_base, js->last_dts, js->last_tb) < 0) {
+            av_compare_ts(dts, st->time_base, js->last_dts, js->last_tb) <= 0) {
             err = vsri_error(VSR_ERROR_OUTPUT,
-                             "plan '%s': segment %lld starts decoding at %.6f s, before the end of segment %lld "
-                             "(%.6f s): the encoder delays frames (B-frames) differently across the cut; write a "
-                             ".mkv output, or encode without B-frames", p->path, (long long)k,
-                             dts * av_q2d(st->time_base), (long long)js->last_segment,
+                             "plan '%s': segment %lld's packet %lld decodes at %.6f s, not after the packet before "
+                             "it (segment %lld, %.6f s): the encoder delays frames (B-frames) differently across "
+                             "the cut; encode without B-frames (e.g. x264 bframes=0)", p->path, (long long)k,
+                             (long long)packets - 1, dts * av_q2d(st->time_base), (long long)js->last_segment,
                              js->last_dts * av_q2d(js->last_tb));
         }
         if (err >= 0 && dts != AV_NOPTS_VALUE) {
             js->last_dts = dts;
             js->last_tb = st->time_base;
+            js->last_segment = k;
             err = vsri_input_pump(src, av_rescale_q(dts, st->time_base, AV_TIME_BASE_Q));
         }
         if (err >= 0)
             err = vsri_output_write_video_packet(out, pkt, st->codecpar, st->time_base);
         av_packet_unref(pkt);
     }
-    js->last_segment = k;
     if (err >= 0 && ret != AVERROR_EOF)
         err = vsri_error(VSR_ERROR_MISMATCH, "plan '%s': segment %lld's video '%s' is damaged: %s", p->path,
                          (long long)k, path, vsr_strerror(ret));
@@ -183,10 +206,12 @@ int vsri_plan_stitch(const vsri_plan *p, int64_t n, vsr_run_result *res)
         err = vsr_output_open(&out, p->output, src, &os);
     for (int64_t k = 0; k < n && err >= 0; k++)
         err = copy_segment(p, k, &m[k], src, out, &js, pkt);
-    /* the rest of the other streams: all of it for the whole job; for a
-     * prefix only what its video covers (vsr_output_finish decides) */
-    if (err >= 0 && n == p->n_seg)
-        err = vsri_input_pump(src, INT64_MAX);
+    /* The rest of the other streams, as a whole-file run copies them: all
+     * of them when it reads the input to its end; when it stops early
+     * (max_frames), or for a prefix of the job, what the video covers. */
+    int to_end = n == p->n_seg && !(p->in.max_frames > 0 && p->index->frames >= p->in.max_frames);
+    if (err >= 0)
+        err = vsri_input_pump(src, to_end ? INT64_MAX : vsri_output_video_end_us(out));
     if (err >= 0)
         err = vsr_output_finish(out);
     char msg[1024];

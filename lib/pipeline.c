@@ -583,8 +583,16 @@ int vsri_upscale_run(vsr_session *ses, const char *input_path, const char *outpu
         err = vsri_session_chunker_config(ses, info.width, info.height, &cc, NULL);
         if (err >= 0)
             err = vsri_chunker_span(&cc, &range->range, &span);
+        int64_t t_seek = vsri_now_ns();
         if (err >= 0)
             err = vsri_input_seek_frame(c->in, range->index, span.feed_first);
+        if (err >= 0)
+            vsri_log(VSR_LOG_INFO, "input '%s': frames %lld..%lld: reading frames %lld..%lld, seek to %lld "
+                     "(from keyframe %lld) took %.3f s", input_path, (long long)range->range.first,
+                     (long long)(range->range.first + range->range.count - 1), (long long)span.feed_first,
+                     (long long)span.feed_end - 1, (long long)span.feed_first,
+                     (long long)vsri_index_seek_start(range->index, span.feed_first),
+                     (vsri_now_ns() - t_seek) / 1e9);
         if (err >= 0)
             err = vsri_session_set_range(ses, &range->range);
         if (err < 0)
@@ -636,7 +644,13 @@ int vsri_upscale_run(vsr_session *ses, const char *input_path, const char *outpu
         vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
         goto done;
     }
-    err = vsr_output_finish(c->out);
+    /* Stopped before the input's end (max_frames, a cancel): the other
+     * streams are copied as far as the video reaches, also what the
+     * demuxer had not read yet (a stitch copies the same). */
+    if (!range && !vsri_input_packets_done(c->in))
+        err = vsri_input_pump(c->in, vsri_output_video_end_us(c->out));
+    if (err >= 0)
+        err = vsr_output_finish(c->out);
     if (err < 0) {
         vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
         goto done;

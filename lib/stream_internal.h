@@ -38,6 +38,9 @@ int vsri_input_pump(vsr_input *in, int64_t until_us);
  * sets up the video stream from par and tb (then the header is written). */
 int vsri_output_write_video_packet(vsr_output *o, AVPacket *pkt, const AVCodecParameters *par, AVRational tb);
 
+/* Where the video written so far ends (microseconds; INT64_MIN before any). */
+int64_t vsri_output_video_end_us(const vsr_output *o);
+
 /* HDR10 metadata (mastering display, content light level) found on the
  * input's first decoded frame, NULL if none. */
 const void *vsri_input_hdr(const vsr_input *in, enum AVFrameSideDataType type, size_t *size);
