@@ -140,8 +140,9 @@ VSR_API void vsr_process_settings_default(vsr_process_settings *s);
 
 /**
  * Apply process-wide inference settings. Models already loaded use the new
- * values from their next forward pass. Until the first call, libvsr leaves
- * libtorch's process settings as the application (or libtorch) set them.
+ * values from their next forward pass. Until the first call, libvsr's
+ * forward passes use one thread per core (set on the thread that runs the
+ * pass), and TF32 and cuDNN's benchmark mode stay as libtorch has them.
  * Thread-safety: safe from any thread, also while models run.
  * @return 0; VSR_EINVAL for a NULL or mis-sized struct or a value out of
  *         range (threads 0..1024, the switches 0 or 1).
