@@ -5,6 +5,7 @@
  * that the output holds every frame that could be decoded. Sizes from the
  * file are checked against limits before anything is allocated for them.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
 
+#include "checked_math.h"
+#include "ffmpeg_compat.h"
 #include "frame_internal.h"
 #include "stream_internal.h"
 
@@ -104,6 +107,17 @@ static int check_limits(const vsr_input *in, int w, int h, const char *where)
                           in->name, where, w, h, in->s.max_width, in->s.max_height,
                           (long long)in->s.max_pixels);
     return 0;
+}
+
+/* The stream's frame rate where the file gives a usable one (positive
+ * numerator and denominator), else {0, 1}: unknown. */
+static AVRational stream_frame_rate(const AVStream *st)
+{
+    if (st->avg_frame_rate.num > 0 && st->avg_frame_rate.den > 0)
+        return st->avg_frame_rate;
+    if (st->r_frame_rate.num > 0 && st->r_frame_rate.den > 0)
+        return st->r_frame_rate;
+    return (AVRational){0, 1};
 }
 
 static int mem_read(void *opaque, uint8_t *buf, int size)
@@ -389,17 +403,24 @@ int vsr_input_get_info(const vsr_input *in, vsr_input_info *info)
     t.width = p->width;
     t.height = p->height;
     t.time_base = (vsr_rational){st->time_base.num, st->time_base.den};
-    AVRational fr = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
-    t.frame_rate = (vsr_rational){fr.num, fr.den ? fr.den : 1};
+    AVRational fr = stream_frame_rate(st);
+    t.frame_rate = (vsr_rational){fr.num, fr.den};
+    /* A hostile header can declare any duration and rate: what is not a
+     * finite, representable number is reported as unknown (-1). */
     double dur = -1;
-    if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
-        dur = st->duration * av_q2d(st->time_base);
+    double tb = vsri_positive_q2d(st->time_base);
+    if (st->duration != AV_NOPTS_VALUE && st->duration > 0 && tb > 0)
+        dur = st->duration * tb;
     else if (in->fmt->duration != AV_NOPTS_VALUE && in->fmt->duration > 0)
         dur = in->fmt->duration / (double)AV_TIME_BASE;
+    if (!isfinite(dur))
+        dur = -1;
     t.duration_s = dur;
     t.frames = st->nb_frames > 0 ? st->nb_frames : -1;
-    if (t.frames < 0 && dur > 0 && fr.num > 0)
-        t.frames = (int64_t)(dur * av_q2d(fr) + 0.5);
+    int64_t estimate;
+    if (t.frames < 0 && dur > 0 && fr.num > 0 &&
+        vsri_double_to_i64(dur * vsri_positive_q2d(fr) + 0.5, &estimate))
+        t.frames = estimate;
     if (in->s.max_frames > 0 && (t.frames < 0 || t.frames > in->s.max_frames))
         t.frames = in->s.max_frames;
     enum AVPixelFormat pf = (enum AVPixelFormat)p->format;
@@ -465,7 +486,10 @@ static void note_packet_end(vsr_input *in, const AVPacket *pkt)
     if (ts == AV_NOPTS_VALUE || pkt->stream_index < 0 || (unsigned)pkt->stream_index >= in->fmt->nb_streams)
         return;
     AVRational tb = in->fmt->streams[pkt->stream_index]->time_base;
-    int64_t end = av_rescale_q(ts + (pkt->duration > 0 ? pkt->duration : 0), tb, AV_TIME_BASE_Q);
+    int64_t end = ts;
+    if (pkt->duration > 0 && !vsri_add_i64(ts, pkt->duration, &end))
+        return; /* timestamps past any real file's: nothing to note */
+    end = av_rescale_q(end, tb, AV_TIME_BASE_Q);
     if (end > in->read_end_us)
         in->read_end_us = end;
 }
@@ -527,14 +551,15 @@ static int take_frame(vsr_input *in, vsr_frame **out)
         pts = in->next_pts == AV_NOPTS_VALUE ? 0 : in->next_pts;
     src->pts = pts;
     AVStream *st = in->fmt->streams[in->vidx];
-    int64_t dur = src->pkt_duration;
+    int64_t dur = VSRI_FRAME_DURATION(src);
     if (dur <= 0) {
-        AVRational fr = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
-        dur = fr.num ? av_rescale_q(1, av_inv_q(fr), st->time_base) : 1;
+        AVRational fr = stream_frame_rate(st);
+        dur = fr.num > 0 ? av_rescale_q(1, av_inv_q(fr), st->time_base) : 1;
         if (dur <= 0)
             dur = 1;
     }
-    in->next_pts = pts + dur;
+    if (!vsri_add_i64(pts, dur, &in->next_pts))
+        in->next_pts = AV_NOPTS_VALUE; /* past any real time stamp: the next frame's own pts decides */
     err = vsri_frame_from_av(out, src, (vsr_rational){st->time_base.num, st->time_base.den});
     if (err < 0)
         return err;

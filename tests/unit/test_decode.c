@@ -16,6 +16,10 @@
  *    allocated (VmHWM/VmPeak barely move), and the limits are settings;
  *  - damaged files (truncated.mkv, corrupt.mkv) decode to what ffmpeg
  *    decodes (count and pts) and report damage with a message;
+ *  - every input a fuzzer found harmful (tests/fuzz/regressions/input/)
+ *    opens and decodes, and what vsr_input_get_info() derives from its
+ *    hostile header is finite and in range (under the sanitizer build,
+ *    undefined behaviour on the way aborts the test);
  *  - max_frames stops early; odd sizes (321x239) decode.
  */
 #include <math.h>
@@ -23,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <dirent.h>
 
 #include "libvsr/vsr.h"
 #include "internal.h"
@@ -867,6 +873,76 @@ static void test_damaged(const char *name)
     vsr_input_close(&in);
 }
 
+/* What get_info derives from a header must be usable numbers, whatever
+ * the header says: finite, in range, or the "unknown" value. */
+static void check_sane_info(const char *name, vsr_input *in)
+{
+    vsr_input_info info = {.size = sizeof(info)};
+    CHECK_MSG(vsr_input_get_info(in, &info) == 0, "%s: %s", name, vsr_last_error());
+    fprintf(stderr, "  %-34s duration %g s, frames %lld, rate %d/%d, time base %d/%d\n", name, info.duration_s,
+            (long long)info.frames, info.frame_rate.num, info.frame_rate.den, info.time_base.num, info.time_base.den);
+    CHECK_MSG(isfinite(info.duration_s) && (info.duration_s > 0 || info.duration_s == -1), "%s: duration %g", name,
+              info.duration_s);
+    CHECK_MSG(info.frames == -1 || info.frames >= 0, "%s: frames %lld", name, (long long)info.frames);
+    CHECK_MSG((info.frame_rate.num > 0 && info.frame_rate.den > 0) ||
+                  (info.frame_rate.num == 0 && info.frame_rate.den == 1),
+              "%s: frame rate %d/%d", name, info.frame_rate.num, info.frame_rate.den);
+}
+
+/* The fuzz target's path (memory input, small limits, every frame to RGB)
+ * and the file path, on each saved fuzz finding. */
+static void test_fuzz_regressions(void)
+{
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s/tests/fuzz/regressions/input", test_env("VSR_SOURCE_ROOT"));
+    DIR *d = opendir(dir);
+    CHECK_MSG(d != NULL, "cannot open %s", dir);
+    if (!d)
+        return;
+    int files = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[2048];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        files++;
+        vsr_input_settings s;
+        vsr_input_settings_default(&s);
+        s.max_width = s.max_height = 512;
+        s.max_pixels = 512 * 512;
+        s.threads = 1; /* no max_frames: it would stand in for an unknown frame count */
+        for (int from_memory = 0; from_memory < 2; from_memory++) {
+            size_t len = 0;
+            uint8_t *bytes = from_memory ? read_whole(path, &len) : NULL;
+            vsr_input *in = NULL;
+            int err = from_memory ? vsr_input_open_buffer(&in, bytes, len, &s) : vsr_input_open(&in, path, &s);
+            if (err == 0) {
+                check_sane_info(de->d_name, in);
+                frame_list l;
+                read_all(in, &l);
+                for (int i = 0; i < l.n; i++) {
+                    vsr_frame *rgb = NULL;
+                    if (vsr_frame_convert(&rgb, l.f[i], VSR_PIXFMT_RGBF32, vsr_frame_width(l.f[i]),
+                                          vsr_frame_height(l.f[i])) == 0)
+                        CHECK(vsr_frame_data(rgb, 0) != NULL);
+                    vsr_frame_unref(&rgb);
+                }
+                CHECK_MSG(l.end_code == VSR_EOF, "%s: decoding ended with %s", de->d_name, vsr_strerror(l.end_code));
+                list_free(&l);
+            } else {
+                /* a refusal is fine if it says which input */
+                CHECK_MSG(strstr(vsr_last_error(), from_memory ? "memory" : de->d_name) != NULL, "%s: %s",
+                          de->d_name, vsr_last_error());
+            }
+            vsr_input_close(&in);
+            free(bytes);
+        }
+    }
+    closedir(d);
+    CHECK_MSG(files > 0, "no regression inputs in %s", dir);
+}
+
 static void test_max_frames(void)
 {
     const vsri_json *e = entry("long_120.mkv");
@@ -966,6 +1042,7 @@ int main(void)
     test_bad_inputs();
     test_damaged("truncated.mkv");
     test_damaged("corrupt.mkv");
+    test_fuzz_regressions();
     test_max_frames();
     test_odd_size();
     vsri_json_free(manifest);
