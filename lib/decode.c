@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -494,25 +495,142 @@ static void note_packet_end(vsr_input *in, const AVPacket *pkt)
         in->read_end_us = end;
 }
 
+/* Bytes [pos, pos + n) of the input (the memory buffer, or the open file
+ * f); 1 when all of them were there. */
+static int read_at(const vsr_input *in, FILE *f, int64_t pos, uint8_t *buf, size_t n)
+{
+    if (pos < 0)
+        return 0;
+    if (in->mem) {
+        if ((uint64_t)pos > in->mem_size || n > in->mem_size - (size_t)pos)
+            return 0;
+        memcpy(buf, in->mem + pos, n);
+        return 1;
+    }
+    return f && fseeko(f, (off_t)pos, SEEK_SET) == 0 && fread(buf, 1, n, f) == n;
+}
+
+/* An EBML variable-length number at p (avail bytes there): its length in
+ * bytes, or 0 if malformed. *unknown is set for the reserved value with
+ * every bit 1, which muxers that cannot seek back write as "size unknown". */
+static int ebml_vint(const uint8_t *p, size_t avail, uint64_t *value, int *unknown)
+{
+    if (!avail || !p[0])
+        return 0;
+    int len = 1;
+    while (!(p[0] & (0x80 >> (len - 1))))
+        len++;
+    if ((size_t)len > avail)
+        return 0;
+    uint64_t v = p[0] & (0xFFu >> len);
+    int ones = v == (0xFFu >> len);
+    for (int i = 1; i < len; i++) {
+        v = v << 8 | p[i];
+        ones &= p[i] == 0xFF;
+    }
+    *value = v;
+    *unknown = ones;
+    return len;
+}
+
+/* Where a Matroska file's Segment (everything after the EBML header) ends,
+ * from the first bytes of the file; 0 if unknown. */
+static int matroska_declared_end(const uint8_t *h, size_t n, int64_t *end)
+{
+    static const uint8_t ebml_id[4] = {0x1A, 0x45, 0xDF, 0xA3}, segment_id[4] = {0x18, 0x53, 0x80, 0x67};
+    uint64_t size;
+    int unknown, len;
+    if (n < 4 || memcmp(h, ebml_id, 4) != 0)
+        return 0;
+    size_t pos = 4;
+    if (!(len = ebml_vint(h + pos, n - pos, &size, &unknown)) || unknown)
+        return 0;
+    pos += (size_t)len;
+    if (size > n - pos)
+        return 0;
+    pos += (size_t)size;
+    if (n - pos < 4 || memcmp(h + pos, segment_id, 4) != 0)
+        return 0;
+    pos += 4;
+    if (!(len = ebml_vint(h + pos, n - pos, &size, &unknown)) || unknown)
+        return 0;
+    pos += (size_t)len;
+    if (size > (uint64_t)INT64_MAX - pos)
+        return 0;
+    *end = (int64_t)(pos + size);
+    return 1;
+}
+
+/* Where an AVI file's RIFF chunks (one, or several in OpenDML files) end;
+ * 0 if unknown. A final pad byte is not required. */
+static int riff_declared_end(const vsr_input *in, FILE *f, int64_t file_size, int64_t *end)
+{
+    int64_t pos = 0;
+    int found = 0;
+    uint8_t h[8];
+    while (pos < file_size && read_at(in, f, pos, h, sizeof(h)) && memcmp(h, "RIFF", 4) == 0) {
+        uint32_t size = h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
+        if (size == 0 || size == UINT32_MAX)
+            return 0; /* left unset by a muxer that could not seek back */
+        *end = pos + 8 + size;
+        found = 1;
+        pos = *end + (size & 1);
+    }
+    return found;
+}
+
 /* Demuxers such as Matroska's report a file cut short as a plain end of
- * file. The header's duration tells: if every stream (the latest packet
- * end of any stream) stops well before it, the file was truncated. The
- * margin, 2.5 frame durations and 1%, keeps rounding of durations and
- * streams that end a little early from raising false alarms. */
-static void check_truncation(vsr_input *in)
+ * file. The container's own structure tells: its top-level element
+ * (Matroska's Segment, AVI's RIFF chunks) declares its size in bytes, and
+ * a file shorter than that has lost its end. (Durations do not tell: many
+ * intact files declare more than their packets cover.) */
+static void check_container_size(vsr_input *in)
+{
+    int64_t file_size = in->mem ? (int64_t)in->mem_size : in->fmt->pb ? avio_size(in->fmt->pb) : -1;
+    const char *format = in->fmt->iformat->name;
+    int mkv = strstr(format, "matroska") != NULL, avi = strcmp(format, "avi") == 0;
+    if (file_size <= 0 || (!mkv && !avi))
+        return;
+    FILE *f = NULL;
+    if (!in->mem && (!in->path || !(f = fopen(in->path, "rb"))))
+        return;
+    int64_t end = 0;
+    int known;
+    if (mkv) {
+        uint8_t head[4096];
+        size_t n = file_size < (int64_t)sizeof(head) ? (size_t)file_size : sizeof(head);
+        known = read_at(in, f, 0, head, n) && matroska_declared_end(head, n, &end);
+    } else {
+        known = riff_declared_end(in, f, file_size, &end);
+    }
+    if (f)
+        fclose(f);
+    if (known && end > file_size)
+        note_damage(in, "the file is truncated: it has %lld bytes but its %s structure declares %lld",
+                    (long long)file_size, mkv ? "Matroska" : "AVI", (long long)end);
+}
+
+/* Where the packets end against the duration the header declares. Many
+ * intact files overstate their duration (AVI with frames dropped at the
+ * end, files cut with `ffmpeg -c copy`), so a short file is only a notice,
+ * never damage. The margin (2.5 frame durations and 1%) keeps rounding
+ * from raising even the notice. */
+static void note_short_file(vsr_input *in)
 {
     int64_t declared = in->fmt->duration;
     if (declared == AV_NOPTS_VALUE || declared <= 0 || in->read_end_us <= 0)
         return;
     int64_t start = in->fmt->start_time != AV_NOPTS_VALUE ? in->fmt->start_time : 0;
-    int64_t got = in->read_end_us - start;
-    const AVStream *st = in->fmt->streams[in->vidx];
-    AVRational fr = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
-    int64_t frame_us = fr.num > 0 && fr.den > 0 ? av_rescale(AV_TIME_BASE, fr.den, fr.num) : 40000;
-    int64_t margin = frame_us * 5 / 2 + declared / 100;
-    if (declared - got > margin)
-        note_damage(in, "the file ends at %.3f s but its header declares %.3f s: it looks truncated",
-                    got / 1e6, declared / 1e6);
+    int64_t got, missing;
+    if (!vsri_sub_i64(in->read_end_us, start, &got) || !vsri_sub_i64(declared, got, &missing))
+        return;
+    AVRational fr = stream_frame_rate(in->fmt->streams[in->vidx]);
+    int64_t frame_us = fr.num > 0 ? av_rescale(AV_TIME_BASE, fr.den, fr.num) : 40000;
+    if (missing > frame_us * 5 / 2 + declared / 100)
+        vsri_log(VSR_LOG_INFO,
+                 "input %s: the packets end at %.3f s, before the %.3f s its header declares "
+                 "(common in intact files; not counted as damage)",
+                 in->name, got / 1e6, declared / 1e6);
 }
 
 /* A decoded frame in system memory (hardware frames are downloaded). */
@@ -617,7 +735,9 @@ int vsr_input_read_frame(vsr_input *in, vsr_frame **out)
                 note_damage(in, "I/O error after %lld frames: %s", (long long)in->frames,
                             vsr_strerror(pb->error));
             else
-                check_truncation(in);
+                check_container_size(in);
+            if (!in->damage)
+                note_short_file(in);
             set_packets_done(in);
             in->flushing = 1;
             avcodec_send_packet(in->dec, NULL);

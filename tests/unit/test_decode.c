@@ -14,8 +14,10 @@
  *  - bad inputs fail with VSR_ERROR_INPUT and a message naming the file;
  *    huge_dims.y4m is refused with VSR_ERROR_LIMIT before anything big is
  *    allocated (VmHWM/VmPeak barely move), and the limits are settings;
- *  - damaged files (truncated.mkv, corrupt.mkv) decode to what ffmpeg
- *    decodes (count and pts) and report damage with a message;
+ *  - damaged files (truncated.mkv, truncated.avi, corrupt.mkv) decode to
+ *    what ffmpeg decodes (count and pts) and report damage with a message;
+ *  - an intact file whose header declares more than its packets cover
+ *    (dropped_frames.avi) is not damaged;
  *  - every input a fuzzer found harmful (tests/fuzz/regressions/input/)
  *    opens and decodes, and what vsr_input_get_info() derives from its
  *    hostile header is finite and in range (under the sanitizer build,
@@ -943,6 +945,39 @@ static void test_fuzz_regressions(void)
     CHECK_MSG(files > 0, "no regression inputs in %s", dir);
 }
 
+/* An intact file whose header declares more than its packets cover (an
+ * AVI whose capture dropped its last frames) decodes completely and is not
+ * damaged: only read and decode errors are. */
+static void test_short_but_intact(const char *name)
+{
+    const vsri_json *e = entry(name);
+    vsr_input *in = NULL;
+    CHECK_MSG(vsr_input_open(&in, estr(e, "path"), NULL) == 0, "%s: %s", name, vsr_last_error());
+    if (!in)
+        return;
+    vsr_input_info info = {.size = sizeof(info)};
+    vsr_input_get_info(in, &info);
+    frame_list l;
+    read_all(in, &l);
+    int npts = 0;
+    int64_t *pts = epts(e, "pts", &npts);
+    const char *msg = NULL;
+    int damage = vsr_input_damaged(in, &msg);
+    fprintf(stderr, "  %-18s header %.3f s, %d frames decoded (manifest %d), damage %d%s%s\n", name, info.duration_s,
+            l.n, npts, damage, msg ? ": " : "", msg ? msg : "");
+    CHECK_MSG(info.duration_s > (npts + 1) / 24.0, "%s: the header does not overstate the duration (%.3f s)", name,
+              info.duration_s);
+    CHECK_MSG(l.end_code == VSR_EOF && l.n == npts, "%s: %d frames, manifest %d", name, l.n, npts);
+    int same = l.n == npts;
+    for (int i = 0; same && i < l.n; i++)
+        same = vsr_frame_pts(l.f[i]) == pts[i];
+    CHECK_MSG(same, "%s: pts differ from the manifest", name);
+    CHECK_MSG(damage == 0, "%s: reported damaged: %s", name, msg ? msg : "");
+    free(pts);
+    list_free(&l);
+    vsr_input_close(&in);
+}
+
 static void test_max_frames(void)
 {
     const vsri_json *e = entry("long_120.mkv");
@@ -1041,7 +1076,9 @@ int main(void)
     test_full_range_honoured();
     test_bad_inputs();
     test_damaged("truncated.mkv");
+    test_damaged("truncated.avi");
     test_damaged("corrupt.mkv");
+    test_short_but_intact("dropped_frames.avi");
     test_fuzz_regressions();
     test_max_frames();
     test_odd_size();

@@ -9,7 +9,10 @@
  *  - a progress callback that cancels at frame k leaves an output of
  *    exactly k frames that decodes;
  *  - a run's failure (bad model at run time) comes back with the model's
- *    message and leaves no output file.
+ *    message and leaves no output file;
+ *  - an intact file whose header declares more than its packets cover is
+ *    upscaled with success (0), a truncated one is VSR_ERROR_INPUT_DAMAGED
+ *    with every decodable frame written.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +206,35 @@ static void test_model_failure_mid_run(void)
     }
 }
 
+static void test_short_and_truncated_files(void)
+{
+    vsr_session *ses = open_session(test_path("VSR_TEST_MODELS", "tiny-x2.pt"), 1, NULL);
+    if (!ses)
+        return;
+    struct {
+        const char *clip;
+        int want_err;
+        int64_t frames; /* what ffmpeg decodes (tools/make_test_data.py) */
+    } cases[] = {{"dropped_frames.avi", 0, 24}, {"truncated.avi", VSR_ERROR_INPUT_DAMAGED, 15},
+                 {"truncated.mkv", VSR_ERROR_INPUT_DAMAGED, 12}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        vsr_run_result res;
+        const char *out = tmp_file("short.mkv");
+        int err = run(ses, test_path("VSR_TEST_DATA", cases[i].clip), out, 1, 0, 4, 0, &res);
+        fprintf(stderr, "  %-18s -> %s, %lld frames written, damaged %d\n", cases[i].clip, vsr_strerror(err),
+                (long long)res.frames_written, res.input_damaged);
+        CHECK_MSG(err == cases[i].want_err, "%s: %s (%s), expected %s", cases[i].clip, vsr_strerror(err),
+                  vsr_last_error(), vsr_strerror(cases[i].want_err));
+        CHECK_MSG(res.frames_written == cases[i].frames, "%s: %lld frames written, expected %lld", cases[i].clip,
+                  (long long)res.frames_written, (long long)cases[i].frames);
+        CHECK_MSG((res.input_damaged != 0) == (cases[i].want_err != 0), "%s: input_damaged %d", cases[i].clip,
+                  res.input_damaged);
+        CHECK_MSG(access(out, F_OK) == 0, "%s: no output", cases[i].clip);
+        remove(out);
+    }
+    vsr_session_close(&ses);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/vsr-test-pipeline-XXXXXX");
@@ -216,6 +248,7 @@ int main(void)
     test_queue_bound_with_slow_encoder();
     test_cancel_from_callback();
     test_model_failure_mid_run();
+    test_short_and_truncated_files();
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
