@@ -33,6 +33,9 @@ struct vsr_input {
     AVCodecContext *dec;
     int vidx;
     AVPacket *pkt;
+    AVPacket *pending;       /* a video packet the decoder refused with EAGAIN: sent again first */
+    int has_pending;
+    int (*send_packet)(AVCodecContext *dec, const AVPacket *pkt); /* avcodec_send_packet; tests wrap it */
     AVFrame *frm;
     AVFrame *sw_frm;         /* download target for hardware frames */
     AVBufferRef *hw_device;
@@ -285,9 +288,10 @@ static int open_common(vsr_input *in, const char *url)
     if (ret < 0)
         return ret;
     in->pkt = av_packet_alloc();
+    in->pending = av_packet_alloc();
     in->frm = av_frame_alloc();
     in->sw_frm = av_frame_alloc();
-    if (!in->pkt || !in->frm || !in->sw_frm)
+    if (!in->pkt || !in->pending || !in->frm || !in->sw_frm)
         return VSR_ENOMEM;
     in->next_pts = AV_NOPTS_VALUE;
     return 0;
@@ -305,6 +309,7 @@ static vsr_input *input_new(const vsr_input_settings *s, const char *name, const
     }
     pthread_mutex_init(&in->lock, NULL);
     in->vidx = -1;
+    in->send_packet = avcodec_send_packet;
     size_t n = strlen(name) + 3;
     in->name = malloc(n);
     in->path = path ? strdup(path) : NULL;
@@ -725,6 +730,20 @@ int vsr_input_read_frame(vsr_input *in, vsr_frame **out)
             in->finished = 1;
             return VSR_EOF;
         }
+        if (in->has_pending) {
+            /* the decoder has handed out what it had: offer it the packet
+             * it refused again, before reading on */
+            in->has_pending = 0;
+            ret = in->send_packet(in->dec, in->pending);
+            av_packet_unref(in->pending);
+            if (ret == AVERROR(EAGAIN))
+                note_damage(in, "the decoder refused a packet while it had no frame to give; "
+                            "packet skipped after %lld frames", (long long)in->frames);
+            else if (ret < 0)
+                note_damage(in, "undecodable packet skipped after %lld frames: %s",
+                            (long long)in->frames, vsr_strerror(ret));
+            continue;
+        }
         ret = av_read_frame(in->fmt, in->pkt);
         if (ret < 0) {
             AVIOContext *pb = in->fmt->pb;
@@ -740,16 +759,24 @@ int vsr_input_read_frame(vsr_input *in, vsr_frame **out)
                 note_short_file(in);
             set_packets_done(in);
             in->flushing = 1;
-            avcodec_send_packet(in->dec, NULL);
+            ret = in->send_packet(in->dec, NULL);
+            if (ret < 0 && ret != AVERROR_EOF)
+                note_damage(in, "cannot flush the decoder: %s", vsr_strerror(ret));
             continue;
         }
         note_packet_end(in, in->pkt);
         if (in->pkt->stream_index == in->vidx) {
             if (in->pkt->flags & AV_PKT_FLAG_CORRUPT)
                 note_damage(in, "corrupt packet at byte %lld", (long long)in->pkt->pos);
-            ret = avcodec_send_packet(in->dec, in->pkt);
+            ret = in->send_packet(in->dec, in->pkt);
+            if (ret == AVERROR(EAGAIN)) {
+                /* the decoder wants its frames taken first: keep the packet */
+                av_packet_move_ref(in->pending, in->pkt);
+                in->has_pending = 1;
+                continue;
+            }
             av_packet_unref(in->pkt);
-            if (ret < 0 && ret != AVERROR(EAGAIN))
+            if (ret < 0)
                 note_damage(in, "undecodable packet skipped after %lld frames: %s",
                             (long long)in->frames, vsr_strerror(ret));
         } else if (wants_packet(in, in->pkt->stream_index)) {
@@ -808,6 +835,7 @@ void vsr_input_close(vsr_input **pin)
     }
     avformat_close_input(&in->fmt);
     av_packet_free(&in->pkt);
+    av_packet_free(&in->pending);
     av_frame_free(&in->frm);
     av_frame_free(&in->sw_frm);
     av_buffer_unref(&in->hw_device);
@@ -846,6 +874,11 @@ const char *vsri_input_name(const vsr_input *in)
 const char *vsri_input_path(const vsr_input *in)
 {
     return in->path;
+}
+
+void vsri_input_set_packet_sender(vsr_input *in, int (*send)(AVCodecContext *dec, const AVPacket *pkt))
+{
+    in->send_packet = send ? send : avcodec_send_packet;
 }
 
 int vsri_input_copy_streams(vsr_input *in, const uint8_t *keep)

@@ -45,6 +45,11 @@ const void *vsri_input_hdr(const vsr_input *in, enum AVFrameSideDataType type, s
 /* The input's file path (for resume fingerprints), NULL for memory inputs. */
 const char *vsri_input_path(const vsr_input *in);
 
+/* The function that hands video packets to the decoder (NULL: the default,
+ * avcodec_send_packet). Tests wrap it to make the decoder refuse packets
+ * with EAGAIN, which real decoders do only now and then. */
+void vsri_input_set_packet_sender(vsr_input *in, int (*send)(AVCodecContext *dec, const AVPacket *pkt));
+
 /* Time the last vsr_output_write_frame() spent converting the frame to
  * the encoder's format, and encoding and muxing it. */
 void vsri_output_last_times(const vsr_output *o, int64_t *convert_ns, int64_t *encode_ns);

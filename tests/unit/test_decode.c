@@ -22,6 +22,7 @@
  *    opens and decodes, and what vsr_input_get_info() derives from its
  *    hostile header is finite and in range (under the sanitizer build,
  *    undefined behaviour on the way aborts the test);
+ *  - a packet the decoder refuses with EAGAIN is sent again, not lost;
  *  - max_frames stops early; odd sizes (321x239) decode.
  */
 #include <math.h>
@@ -35,6 +36,7 @@
 #include "libvsr/vsr.h"
 #include "internal.h"
 #include "json.h"
+#include "stream_internal.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------ */
@@ -978,6 +980,47 @@ static void test_short_but_intact(const char *name)
     vsr_input_close(&in);
 }
 
+/* A decoder may refuse a packet with EAGAIN until its frames are taken.
+ * This sender refuses every third packet the first time it is offered
+ * (the offer after is accepted): every frame must still come out. */
+static int sends, refusals;
+
+static int refusing_sender(AVCodecContext *dec, const AVPacket *pkt)
+{
+    if (pkt && sends++ % 3 == 0) {
+        refusals++;
+        return AVERROR(EAGAIN);
+    }
+    return avcodec_send_packet(dec, pkt);
+}
+
+static void test_refused_packets_are_sent_again(void)
+{
+    const char *name = "yuv444_ffv1.mkv"; /* intra-only: a lost packet is a lost frame */
+    const vsri_json *e = entry(name);
+    vsr_input *in = NULL;
+    CHECK_MSG(vsr_input_open(&in, estr(e, "path"), NULL) == 0, "%s: %s", name, vsr_last_error());
+    if (!in)
+        return;
+    sends = refusals = 0;
+    vsri_input_set_packet_sender(in, refusing_sender);
+    frame_list l;
+    read_all(in, &l);
+    int npts = 0;
+    int64_t *pts = epts(e, "pts", &npts);
+    int same = l.n == npts;
+    for (int i = 0; same && i < l.n; i++)
+        same = vsr_frame_pts(l.f[i]) == pts[i];
+    fprintf(stderr, "  %-18s %d packets refused once: %d frames decoded (manifest %d)\n", name, refusals, l.n, npts);
+    CHECK(refusals >= 5);
+    CHECK_MSG(l.end_code == VSR_EOF && same, "%s: %d frames or their pts differ from the manifest's %d", name, l.n,
+              npts);
+    CHECK_MSG(vsr_input_damaged(in, NULL) == 0, "%s: refused packets were reported as damage", name);
+    free(pts);
+    list_free(&l);
+    vsr_input_close(&in);
+}
+
 static void test_max_frames(void)
 {
     const vsri_json *e = entry("long_120.mkv");
@@ -1080,6 +1123,7 @@ int main(void)
     test_damaged("corrupt.mkv");
     test_short_but_intact("dropped_frames.avi");
     test_fuzz_regressions();
+    test_refused_packets_are_sent_again();
     test_max_frames();
     test_odd_size();
     vsri_json_free(manifest);
