@@ -49,6 +49,7 @@ typedef struct run_ctx {
     vsr_tracker *tr;
     vsr_op *run_op;        /* the run, in flight in the tracker */
     vsr_run_settings rs;
+    vsri_log_sink log_sink; /* the session's: set on every thread of the run */
     uint64_t run_id;
     int64_t start_ns;
     int64_t frames_total;
@@ -322,6 +323,7 @@ static void drop_frame(void *item)
 static void *decode_thread(void *arg)
 {
     run_ctx *c = arg;
+    vsri_log_set_thread_sink(c->log_sink.cb, c->log_sink.user);
     while (!should_stop(c)) {
         vsr_frame *f = NULL;
         int err = stage_decode(c, &f);
@@ -339,6 +341,7 @@ static void *decode_thread(void *arg)
 static void *convert_thread(void *arg)
 {
     run_ctx *c = arg;
+    vsri_log_set_thread_sink(c->log_sink.cb, c->log_sink.user);
     void *item;
     while (!should_stop(c) && vsri_queue_pop(c->q_dec, &item) == 0) {
         vsr_frame *g = NULL;
@@ -364,6 +367,7 @@ static int deliver_queued(run_ctx *c, vsr_frame *g)
 static void *infer_thread(void *arg)
 {
     run_ctx *c = arg;
+    vsri_log_set_thread_sink(c->log_sink.cb, c->log_sink.user);
     void *item;
     int r = 0;
     while (!should_stop(c) && (r = vsri_queue_pop(c->q_conv, &item)) == 0)
@@ -471,6 +475,8 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
     }
     pthread_mutex_init(&c->err_lock, NULL);
     c->ses = ses;
+    c->log_sink = vsri_session_log_sink(ses);
+    vsri_log_sink caller_sink = vsri_log_set_thread_sink(c->log_sink.cb, c->log_sink.user);
     c->tr = vsri_session_tracker(ses);
     c->start_ns = vsri_now_ns();
     c->run_id = c->tr ? vsri_tracker_new_run_id(c->tr) : 0;
@@ -623,5 +629,6 @@ done:
         vsri_set_last_error(c->err_msg);
     pthread_mutex_destroy(&c->err_lock);
     free(c);
+    vsri_log_restore_thread_sink(caller_sink);
     return err;
 }

@@ -24,6 +24,8 @@ void vsri_session_counts(const vsr_session *s, int64_t *chunks, int64_t *tiles);
 
 /* The tracker, and the model (name, precision and device for tracker records). */
 vsr_tracker *vsri_session_tracker(const vsr_session *s);
+/* The session's own log sink (NULL callback: none). */
+vsri_log_sink vsri_session_log_sink(const vsr_session *s);
 const vsr_model *vsri_session_model(const vsr_session *s);
 /* Fingerprint of everything that changes the output (model file, precision,
  * device, chunk and tile settings), for resume checks. */
