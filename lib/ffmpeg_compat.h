@@ -36,10 +36,12 @@ static inline const uint8_t *vsri_stream_side_data(const AVStream *st, enum AVPa
 }
 
 /* A new side data block of size bytes on the stream, for the caller to
- * fill (NULL: out of memory). */
+ * fill (NULL: out of memory); it replaces one of the same type, as
+ * av_stream_new_side_data did. */
 static inline uint8_t *vsri_stream_new_side_data(AVStream *st, enum AVPacketSideDataType type, size_t size)
 {
 #if VSRI_CODECPAR_SIDE_DATA
+    av_packet_side_data_remove(st->codecpar->coded_side_data, &st->codecpar->nb_coded_side_data, type);
     AVPacketSideData *sd = av_packet_side_data_new(&st->codecpar->coded_side_data,
                                                    &st->codecpar->nb_coded_side_data, type, size, 0);
     return sd ? sd->data : NULL;

@@ -37,6 +37,7 @@
 #include <libavutil/pixdesc.h>
 
 #include "libvsr/vsr.h"
+#include "ffmpeg_compat.h"
 #include "internal.h"
 #include "json.h"
 #include "testutil.h"
@@ -220,12 +221,12 @@ static void probe_file(const char *path, probe *p)
     p->range = cp->color_range;
     p->vtb = vs->time_base;
     size_t sz = 0;
-    const uint8_t *sd = av_stream_get_side_data(vs, AV_PKT_DATA_MASTERING_DISPLAY_METADATA, &sz);
+    const uint8_t *sd = vsri_stream_side_data(vs, AV_PKT_DATA_MASTERING_DISPLAY_METADATA, &sz);
     if (sd && sz >= sizeof(AVMasteringDisplayMetadata)) {
         p->s_has_mdm = 1;
         memcpy(&p->s_mdm, sd, sizeof(p->s_mdm));
     }
-    sd = av_stream_get_side_data(vs, AV_PKT_DATA_CONTENT_LIGHT_LEVEL, &sz);
+    sd = vsri_stream_side_data(vs, AV_PKT_DATA_CONTENT_LIGHT_LEVEL, &sz);
     if (sd && sz >= sizeof(AVContentLightMetadata)) {
         p->s_has_cll = 1;
         memcpy(&p->s_cll, sd, sizeof(p->s_cll));
