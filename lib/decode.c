@@ -566,19 +566,20 @@ static int matroska_declared_end(const uint8_t *h, size_t n, int64_t *end)
     return 1;
 }
 
-/* Where an AVI file's RIFF chunks (one, or several in OpenDML files) end;
- * 0 if unknown. A final pad byte is not required. */
+/* Where an AVI file's RIFF chunks (one, or several in OpenDML files: one
+ * per gigabyte or so, hence the bound on how many are followed) end; 0 if
+ * unknown. A final pad byte is not required. */
 static int riff_declared_end(const vsr_input *in, FILE *f, int64_t file_size, int64_t *end)
 {
     int64_t pos = 0;
     int found = 0;
     uint8_t h[8];
-    while (pos < file_size && read_at(in, f, pos, h, sizeof(h)) && memcmp(h, "RIFF", 4) == 0) {
+    while (found < 65536 && pos < file_size && read_at(in, f, pos, h, sizeof(h)) && memcmp(h, "RIFF", 4) == 0) {
         uint32_t size = h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
         if (size == 0 || size == UINT32_MAX)
             return 0; /* left unset by a muxer that could not seek back */
         *end = pos + 8 + size;
-        found = 1;
+        found++;
         pos = *end + (size & 1);
     }
     return found;

@@ -509,6 +509,46 @@ static void test_no_source(void)
     remove(out);
 }
 
+/* Time stamps at the end of int64_t's range (a hostile source, or a
+ * caller): neither pts + duration nor the next invented pts may overflow
+ * (undefined behaviour: the sanitizer build aborts on it). The output takes
+ * what it can and then refuses with a message, never wraps around. */
+static void test_extreme_timestamps(void)
+{
+    const char *out = tmp_file("extreme.nut");
+    vsr_output_settings os;
+    vsr_output_settings_default(&os);
+    os.codec = "ffv1";
+    vsr_output *o = NULL;
+    CHECK_MSG(vsr_output_open(&o, out, NULL, &os) == 0, "%s", vsr_last_error());
+    int results[3] = {1, 1, 1};
+    for (int i = 0; o && i < 3; i++) {
+        vsr_frame *f = NULL;
+        CHECK(vsr_frame_alloc(&f, VSR_PIXFMT_RGBF32, 16, 16) == 0);
+        if (!f)
+            break;
+        memset(vsr_frame_data(f, 0), 0, (size_t)3 * 16 * 16 * sizeof(float));
+        vsr_frame_set_time_base(f, (vsr_rational){1, 1000});
+        if (i == 0) {
+            vsr_frame_set_pts(f, INT64_MAX - 1);
+            vsr_frame_set_duration(f, INT64_MAX / 2);
+        } /* the next two carry no pts: the output counts on from the last */
+        results[i] = vsr_output_write_frame(o, f);
+        fprintf(stderr, "  extreme pts, frame %d: %s%s%s\n", i, vsr_strerror(results[i]), results[i] ? ": " : "",
+                results[i] ? vsr_last_error() : "");
+        vsr_frame_unref(&f);
+        if (results[i] < 0)
+            break;
+    }
+    /* INT64_MAX - 1, then INT64_MAX; a third frame has no time left */
+    CHECK_MSG(results[0] == 0 && results[1] == 0, "frames at INT64_MAX - 1 and INT64_MAX: %s, %s",
+              vsr_strerror(results[0]), vsr_strerror(results[1]));
+    CHECK_MSG(results[2] == VSR_EINVAL && strstr(vsr_last_error(), "out of range") && strstr(vsr_last_error(), out),
+              "a frame after INT64_MAX: %s: %s", vsr_strerror(results[2]), vsr_last_error());
+    vsr_output_close(&o);
+    CHECK(!exists(out));
+}
+
 static void test_streams(void)
 {
     probe src;
@@ -937,6 +977,7 @@ int main(void)
     load_manifest();
     test_encoders();
     test_no_source();
+    test_extreme_timestamps();
     test_streams();
     test_hdr10();
     test_vfr();
