@@ -991,6 +991,8 @@ int vsri_input_restart_at(vsr_input *in, int64_t ts)
                           vsr_strerror(ret));
     avcodec_flush_buffers(in->dec);
     av_packet_unref(in->pkt);
+    av_packet_unref(in->pending); /* a refused packet from before the seek */
+    in->has_pending = 0;
     vsr_frame_unref(&in->given_back);
     in->flushing = 0;
     in->finished = 0;
