@@ -223,7 +223,7 @@ static void test_short_and_truncated_files(void)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         vsr_run_result res;
         const char *out = tmp_file("short.mkv");
-        int err = run(ses, test_path("VSR_TEST_DATA", cases[i].clip), out, 1, 0, 4, 0, &res);
+        int err = run(ses, test_path("VSR_TEST_DATA", cases[i].clip), out, 1, 0, 4, &res);
         fprintf(stderr, "  %-18s -> %s, %lld frames written, damaged %d\n", cases[i].clip, vsr_strerror(err),
                 (long long)res.frames_written, res.input_damaged);
         CHECK_MSG(err == cases[i].want_err, "%s: %s (%s), expected %s", cases[i].clip, vsr_strerror(err),
@@ -261,19 +261,16 @@ static void test_session_log_sink(void)
     vsr_log_set_level(VSR_LOG_WARNING);
     vsr_session_settings s;
     vsr_session_settings_default(&s);
-    s.model_path = test_path("VSR_TEST_MODELS", "tiny-x2.pt");
-    s.precision = VSR_PRECISION_FP32;
-    s.threads = 1;
     s.log_callback = count_message;
     s.log_user = &mine;
     vsr_session *ses = NULL;
-    CHECK_MSG(vsr_session_open(&ses, &s) == 0, "%s", vsr_last_error());
+    CHECK_MSG(test_open_session(&ses, &s, test_path("VSR_TEST_MODELS", "tiny-x2.pt"), NULL, VSR_PRECISION_FP32) == 0,
+              "%s", vsr_last_error());
     for (int pipelined = 1; ses && pipelined >= 0; pipelined--) {
         memset(&mine, 0, sizeof(mine));
         memset(&global, 0, sizeof(global));
         vsr_run_result res;
-        int err = run(ses, test_path("VSR_TEST_DATA", "corrupt.mkv"), tmp_file("sink.mkv"), pipelined, 0, 4, 0,
-                      &res);
+        int err = run(ses, test_path("VSR_TEST_DATA", "corrupt.mkv"), tmp_file("sink.mkv"), pipelined, 0, 4, &res);
         CHECK_MSG(err == VSR_ERROR_INPUT_DAMAGED, "%s run of corrupt.mkv: %s", pipelined ? "pipelined" : "serial",
                   vsr_strerror(err));
         fprintf(stderr, "  %s run: session sink %d messages (%d damage warnings: %s), global sink %d\n",
