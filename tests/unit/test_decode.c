@@ -35,15 +35,15 @@
 
 #include "libvsr/vsr.h"
 #include "internal.h"
-#include "json.h"
 #include "stream_internal.h"
+#include "testjson.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------ */
 /* Manifest                                                           */
 /* ------------------------------------------------------------------ */
 
-static vsri_json *manifest;
+static json_t *manifest;
 static char manifest_text_err[256];
 
 static void load_manifest(void)
@@ -56,19 +56,19 @@ static void load_manifest(void)
         fprintf(stderr, "cannot read %s: %s\n", path, vsr_last_error());
         exit(1);
     }
-    if (vsri_json_parse(text, len, &manifest, manifest_text_err, sizeof(manifest_text_err)) < 0) {
+    if (!(manifest = tj_parse(text, len, manifest_text_err, sizeof(manifest_text_err)))) {
         fprintf(stderr, "%s: %s\n", path, manifest_text_err);
         exit(1);
     }
     free(text);
 }
 
-static const vsri_json *entry(const char *name)
+static const json_t *entry(const char *name)
 {
-    const vsri_json *files = vsri_json_get(manifest, "files");
-    for (int i = 0; i < vsri_json_count(files); i++) {
-        const vsri_json *e = vsri_json_at(files, i);
-        const char *n = vsri_json_string(vsri_json_get(e, "name"), "");
+    const json_t *files = json_object_get(manifest, "files");
+    for (int i = 0; i < tj_count(files); i++) {
+        const json_t *e = tj_at(files, i);
+        const char *n = tj_str(json_object_get(e, "name"), "");
         if (!strcmp(n, name))
             return e;
     }
@@ -76,20 +76,20 @@ static const vsri_json *entry(const char *name)
     exit(1);
 }
 
-static const char *estr(const vsri_json *e, const char *key)
+static const char *estr(const json_t *e, const char *key)
 {
-    return vsri_json_string(vsri_json_get(e, key), NULL);
+    return tj_str(json_object_get(e, key), NULL);
 }
 
-static int64_t eint(const vsri_json *e, const char *key, int64_t dflt)
+static int64_t eint(const json_t *e, const char *key, int64_t dflt)
 {
     int64_t v;
-    return vsri_json_int(vsri_json_get(e, key), &v) == 0 ? v : dflt;
+    return tj_int(json_object_get(e, key), &v) == 0 ? v : dflt;
 }
 
-static int ebool(const vsri_json *e, const char *key)
+static int ebool(const json_t *e, const char *key)
 {
-    return vsri_json_bool(vsri_json_get(e, key), 0);
+    return tj_bool(json_object_get(e, key), 0);
 }
 
 static vsr_rational parse_q(const char *s)
@@ -101,13 +101,13 @@ static vsr_rational parse_q(const char *s)
 }
 
 /* pts list (key "pts" or "decoded_pts") into a malloc'd array. */
-static int64_t *epts(const vsri_json *e, const char *key, int *n)
+static int64_t *epts(const json_t *e, const char *key, int *n)
 {
-    const vsri_json *a = vsri_json_get(e, key);
-    *n = vsri_json_count(a);
+    const json_t *a = json_object_get(e, key);
+    *n = tj_count(a);
     int64_t *p = calloc((size_t)(*n > 0 ? *n : 1), sizeof(*p));
     for (int i = 0; i < *n; i++)
-        if (vsri_json_int(vsri_json_at(a, i), &p[i]) < 0)
+        if (tj_int(tj_at(a, i), &p[i]) < 0)
             p[i] = INT64_MIN;
     return p;
 }
@@ -367,7 +367,7 @@ static const char *container_of(const char *name)
     return "matroska,webm";
 }
 
-static void check_info(const char *name, const vsri_json *e, vsr_input *in)
+static void check_info(const char *name, const json_t *e, vsr_input *in)
 {
     vsr_input_info info;
     memset(&info, 0xAB, sizeof(info));
@@ -399,7 +399,7 @@ static void check_info(const char *name, const vsri_json *e, vsr_input *in)
     double video_end = npts > 1 ? (2 * pts[npts - 1] - pts[npts - 2]) * (double)tb.num / tb.den
                                 : (npts ? pts[0] * (double)tb.num / tb.den : 0) + 1 / 24.0;
     free(pts);
-    double audio_end = vsri_json_number(vsri_json_get(e, "audio_end"), 0);
+    double audio_end = tj_num(json_object_get(e, "audio_end"), 0);
     double want_dur = audio_end > video_end ? audio_end : video_end;
     CHECK_MSG(fabs(info.duration_s - want_dur) < 0.06, "%s: duration %.3f s, expected %.3f s", name,
               info.duration_s, want_dur);
@@ -428,7 +428,7 @@ typedef struct clip_result {
     double min_psnr, mean_psnr;
 } clip_result;
 
-static void test_good_clip(const vsri_json *e)
+static void test_good_clip(const json_t *e)
 {
     const char *name = estr(e, "name");
     const char *path = estr(e, "path");
@@ -565,7 +565,7 @@ static void test_tags_honoured(void)
         {"yuv444_ffv1.mkv", 6, -1, "lossless BT.709 clip read as BT.601"},
     };
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-        const vsri_json *e = entry(cases[k].clip);
+        const json_t *e = entry(cases[k].clip);
         vsr_input *in = NULL;
         if (vsr_input_open(&in, estr(e, "path"), NULL) < 0) {
             CHECK_MSG(0, "%s: %s", cases[k].clip, vsr_last_error());
@@ -609,7 +609,7 @@ static void test_tags_honoured(void)
  * loses several dB. */
 static void test_full_range_honoured(void)
 {
-    const vsri_json *e = entry("full_range.mkv");
+    const json_t *e = entry("full_range.mkv");
     vsr_input *in = NULL;
     if (vsr_input_open(&in, estr(e, "path"), NULL) < 0) {
         CHECK_MSG(0, "full_range.mkv: %s", vsr_last_error());
@@ -819,7 +819,7 @@ static void test_huge_dims_and_limits(void)
 
 static void test_damaged(const char *name)
 {
-    const vsri_json *e = entry(name);
+    const json_t *e = entry(name);
     vsr_input *in = NULL;
     int err = vsr_input_open(&in, estr(e, "path"), NULL);
     CHECK_MSG(err == 0, "%s: %s", name, vsr_last_error());
@@ -952,7 +952,7 @@ static void test_fuzz_regressions(void)
  * damaged: only read and decode errors are. */
 static void test_short_but_intact(const char *name)
 {
-    const vsri_json *e = entry(name);
+    const json_t *e = entry(name);
     vsr_input *in = NULL;
     CHECK_MSG(vsr_input_open(&in, estr(e, "path"), NULL) == 0, "%s: %s", name, vsr_last_error());
     if (!in)
@@ -997,7 +997,7 @@ static int refusing_sender(AVCodecContext *dec, const AVPacket *pkt)
 static void test_refused_packets_are_sent_again(void)
 {
     const char *name = "yuv444_ffv1.mkv"; /* intra-only: a lost packet is a lost frame */
-    const vsri_json *e = entry(name);
+    const json_t *e = entry(name);
     vsr_input *in = NULL;
     CHECK_MSG(vsr_input_open(&in, estr(e, "path"), NULL) == 0, "%s: %s", name, vsr_last_error());
     if (!in)
@@ -1023,7 +1023,7 @@ static void test_refused_packets_are_sent_again(void)
 
 static void test_max_frames(void)
 {
-    const vsri_json *e = entry("long_120.mkv");
+    const json_t *e = entry("long_120.mkv");
     int npts = 0;
     int64_t *pts = epts(e, "pts", &npts);
     int64_t limits[] = {1, 7, 119, 120, 500};
@@ -1055,7 +1055,7 @@ static void test_max_frames(void)
 
 static void test_odd_size(void)
 {
-    const vsri_json *e = entry("odd_321x239.mkv");
+    const json_t *e = entry("odd_321x239.mkv");
     vsr_input *in = NULL;
     CHECK_MSG(vsr_input_open(&in, estr(e, "path"), NULL) == 0, "%s", vsr_last_error());
     if (!in)
@@ -1105,11 +1105,11 @@ int main(void)
     /* first, while the process is small: the RSS measurements are cleanest */
     test_huge_dims_and_limits();
 
-    const vsri_json *files = vsri_json_get(manifest, "files");
+    const json_t *files = json_object_get(manifest, "files");
     int good = 0;
-    for (int i = 0; i < vsri_json_count(files); i++) {
-        const vsri_json *e = vsri_json_at(files, i);
-        if (!strcmp(vsri_json_string(vsri_json_get(e, "kind"), ""), "good")) {
+    for (int i = 0; i < tj_count(files); i++) {
+        const json_t *e = tj_at(files, i);
+        if (!strcmp(tj_str(json_object_get(e, "kind"), ""), "good")) {
             test_good_clip(e);
             good++;
         }
@@ -1126,6 +1126,6 @@ int main(void)
     test_refused_packets_are_sent_again();
     test_max_frames();
     test_odd_size();
-    vsri_json_free(manifest);
+    json_decref(manifest);
     return test_result("decode");
 }

@@ -39,12 +39,12 @@
 #include "libvsr/vsr.h"
 #include "ffmpeg_compat.h"
 #include "internal.h"
-#include "json.h"
+#include "testjson.h"
 #include "testutil.h"
 #include "testvsr.h"
 
 static char tmpdir[256];
-static vsri_json *manifest;
+static json_t *manifest;
 
 static const char *tmp_file(const char *name)
 {
@@ -79,19 +79,19 @@ static void load_manifest(void)
     snprintf(path, sizeof(path), "%s/manifest.json", test_env("VSR_TEST_DATA"));
     char *text = NULL;
     size_t len = 0;
-    if (vsri_read_file(path, 64 << 20, &text, &len) < 0 || vsri_json_parse(text, len, &manifest, err, sizeof(err)) < 0) {
+    if (vsri_read_file(path, 64 << 20, &text, &len) < 0 || !(manifest = tj_parse(text, len, err, sizeof(err)))) {
         fprintf(stderr, "cannot read %s\n", path);
         exit(1);
     }
     free(text);
 }
 
-static const vsri_json *entry(const char *name)
+static const json_t *entry(const char *name)
 {
-    const vsri_json *files = vsri_json_get(manifest, "files");
-    for (int i = 0; i < vsri_json_count(files); i++) {
-        const vsri_json *e = vsri_json_at(files, i);
-        if (!strcmp(vsri_json_string(vsri_json_get(e, "name"), ""), name))
+    const json_t *files = json_object_get(manifest, "files");
+    for (int i = 0; i < tj_count(files); i++) {
+        const json_t *e = tj_at(files, i);
+        if (!strcmp(tj_str(json_object_get(e, "name"), ""), name))
             return e;
     }
     fprintf(stderr, "manifest has no entry '%s'\n", name);
@@ -100,13 +100,13 @@ static const vsri_json *entry(const char *name)
 
 static int64_t *manifest_pts(const char *clip, int *n, AVRational *tb)
 {
-    const vsri_json *e = entry(clip);
-    const vsri_json *a = vsri_json_get(e, "pts");
-    *n = vsri_json_count(a);
+    const json_t *e = entry(clip);
+    const json_t *a = json_object_get(e, "pts");
+    *n = tj_count(a);
     int64_t *p = calloc((size_t)(*n ? *n : 1), sizeof(*p));
     for (int i = 0; i < *n; i++)
-        vsri_json_int(vsri_json_at(a, i), &p[i]);
-    if (sscanf(vsri_json_string(vsri_json_get(e, "time_base"), "0/1"), "%d/%d", &tb->num, &tb->den) != 2)
+        tj_int(tj_at(a, i), &p[i]);
+    if (sscanf(tj_str(json_object_get(e, "time_base"), "0/1"), "%d/%d", &tb->num, &tb->den) != 2)
         *tb = (AVRational){0, 1};
     return p;
 }
@@ -442,11 +442,11 @@ static void test_encoders(void)
         CHECK_MSG(p.ok, "%s: cannot read the output back", name);
         if (!p.ok)
             continue;
-        const vsri_json *e = entry(cases[i].clip);
+        const json_t *e = entry(cases[i].clip);
         int64_t w = 0, h = 0, frames = 0;
-        vsri_json_int(vsri_json_get(e, "width"), &w);
-        vsri_json_int(vsri_json_get(e, "height"), &h);
-        vsri_json_int(vsri_json_get(e, "frames"), &frames);
+        tj_int(json_object_get(e, "width"), &w);
+        tj_int(json_object_get(e, "height"), &h);
+        tj_int(json_object_get(e, "frames"), &frames);
         fprintf(stderr, "  %-16s %-9s -> %-22s %s %s %dx%d, %d frames, tb %d/%d, matrix %s prim %s trc %s range %s\n",
                 cases[i].clip, cases[i].codec, name, p.vcodec, p.pix_fmt, p.width, p.height, p.frames, p.vtb.num,
                 p.vtb.den, av_color_space_name(p.matrix), av_color_primaries_name(p.primaries),
@@ -985,7 +985,7 @@ int main(void)
     test_unwritable();
     test_disk_full();
     test_disk_full_at_finish();
-    vsri_json_free(manifest);
+    json_decref(manifest);
     char cmd[700];
     snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s'; rm -rf '%s'", tmpdir, tmpdir);
     if (system(cmd) != 0)
