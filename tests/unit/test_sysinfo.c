@@ -81,7 +81,7 @@ static void test_sysinfo(void)
     CHECK(tree != NULL);
     char *text = tree ? json_dumps(tree, 0) : NULL;
     json_decref(tree);
-    char err[128] = "";
+    char err[256] = "";
     json_t *j = text ? tj_parse(text, strlen(text), err, sizeof(err)) : NULL;
     CHECK_MSG(j != NULL, "%s in %s", err, text ? text : "(nothing)");
     if (j) {
