@@ -77,6 +77,7 @@ static void usage(FILE *f)
             "      --threads N         inference threads (0 = auto)\n"
             "      --batch N|auto      frames per forward pass\n"
             "      --cuda-graph        CUDA: replay fixed-shape passes as CUDA graphs\n"
+            "      --no-cache          measure the auto precision now (no start-up cache)\n"
             "Chunks and tiles:\n"
             "      --chunk N|auto      temporal chunk length (sequence models)\n"
             "      --overlap N|auto    frames shared by neighbouring chunks\n"
@@ -131,7 +132,7 @@ enum {
     OPT_TILE_PAD, OPT_TILE_BLEND, OPT_CHUNK_BLEND, OPT_MEM_LIMIT, OPT_CODEC, OPT_CRF, OPT_PRESET, OPT_PIX_FMT, OPT_ENC_OPTS,
     OPT_NO_COPY, OPT_SERIAL, OPT_QUEUE, OPT_RESUME, OPT_HWDEC, OPT_MAX_FRAMES, OPT_MAX_SIZE, OPT_STATS_JSON,
     OPT_STATS_CSV, OPT_STATS_PROM, OPT_GRANULARITY, OPT_SAMPLER, OPT_REFERENCE, OPT_RECOMMEND, OPT_INFO,
-    OPT_VERSION, OPT_PLAN, OPT_SEGMENT_FRAMES, OPT_SEGMENT, OPT_STITCH, OPT_STATUS, OPT_WORK_DIR,
+    OPT_VERSION, OPT_NO_CACHE, OPT_PLAN, OPT_SEGMENT_FRAMES, OPT_SEGMENT, OPT_STITCH, OPT_STATUS, OPT_WORK_DIR,
     OPT_STITCH_MODE, OPT_INDEX_DECODE,
 };
 
@@ -182,6 +183,7 @@ static const struct option long_options[] = {
     {"work-dir", required_argument, NULL, OPT_WORK_DIR},
     {"stitch-mode", required_argument, NULL, OPT_STITCH_MODE},
     {"index-decode", no_argument, NULL, OPT_INDEX_DECODE},
+    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -269,6 +271,7 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
         case 'm': c->model = optarg; break;
         case OPT_DEVICE: c->ms.device = c->device = optarg; break;
         case OPT_CUDA_GRAPH: c->ms.cuda_graph = 1; break;
+        case OPT_NO_CACHE: c->ms.cache = 0; break;
         case OPT_PRECISION:
             bad = cli_parse_choice("--precision", optarg, precisions, 4, &choice, err, errlen);
             c->ms.precision = (vsr_precision)choice;
@@ -447,6 +450,7 @@ typedef struct progress_state {
     double last_print;
     int printed;
     int quiet;
+    int verbose, first_frame_seen;
 } progress_state;
 
 static double now_s(void)
@@ -456,9 +460,39 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Milliseconds since the process started (the kernel's start time, in
+ * clock ticks since boot: 10 ms steps), or -1. For -v's start-up steps,
+ * the first of which (loading libvsr, libtorch and FFmpeg) ends before main. */
+static double process_age_ms(void)
+{
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (!f)
+        return -1;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* field 2 (the name) may hold spaces: count the fields after its ')' */
+    char *p = strrchr(buf, ')');
+    unsigned long long start = 0;
+    for (int field = 2; p && field < 22; field++)
+        p = strchr(p + 1, ' ');
+    if (!p || sscanf(p + 1, "%llu", &start) != 1)
+        return -1;
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    long ticks = sysconf(_SC_CLK_TCK);
+    return ticks > 0 ? (ts.tv_sec + ts.tv_nsec / 1e9 - (double)start / ticks) * 1e3 : -1;
+}
+
 static int on_progress(void *user, const vsr_progress *p)
 {
     progress_state *ps = user;
+    if (ps->verbose && !ps->first_frame_seen && p->frames_done > 0) {
+        ps->first_frame_seen = 1;
+        fprintf(stderr, "%svsr-cli: info: start-up: first frame done %.0f ms after the process started\n",
+                stderr_is_tty ? "\r\033[K" : "", process_age_ms());
+    }
     double t = now_s();
     int last = p->frames_total > 0 && p->frames_done >= p->frames_total;
     if (ps->quiet || !stderr_is_tty || (t - ps->last_print < 0.25 && !last))
@@ -656,6 +690,9 @@ int main(int argc, char **argv)
     vsr_log_set_callback(log_to_stderr, NULL);
     vsr_log_set_level(c.quiet ? VSR_LOG_ERROR : c.verbose >= 2 ? VSR_LOG_DEBUG : c.verbose ? VSR_LOG_INFO
                                                                                          : VSR_LOG_WARNING);
+    if (c.verbose && !c.quiet)
+        fprintf(stderr, "vsr-cli: info: start-up: libraries loaded, main() %.0f ms after the process started\n",
+                process_age_ms());
     vsr_log_capture_ffmpeg(1);
     char model_buf[4096];
     if (!c.model)
@@ -687,7 +724,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "vsr-cli: %s\n", vsr_last_error());
         return 1;
     }
-    progress_state ps = {0, 0, c.quiet};
+    progress_state ps = {0, 0, c.quiet, c.verbose && !c.quiet, 0};
     vsr_tracker_set_progress_callback(tr, on_progress, &ps);
     if (c.plan) {
         int code = run_job(&c, tr, &ps);

@@ -5,7 +5,9 @@
  * that the output holds every frame that could be decoded. Sizes from the
  * file are checked against limits before anything is allocated for them.
  */
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +15,8 @@
 #include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
 
+#include "checked_math.h"
+#include "ffmpeg_compat.h"
 #include "frame_internal.h"
 #include "stream_internal.h"
 
@@ -29,6 +33,9 @@ struct vsr_input {
     AVCodecContext *dec;
     int vidx;
     AVPacket *pkt;
+    AVPacket *pending;       /* a video packet the decoder refused with EAGAIN: sent again first */
+    int has_pending;
+    int (*send_packet)(AVCodecContext *dec, const AVPacket *pkt); /* avcodec_send_packet; tests wrap it */
     AVFrame *frm;
     AVFrame *sw_frm;         /* download target for hardware frames */
     AVBufferRef *hw_device;
@@ -104,6 +111,17 @@ static int check_limits(const vsr_input *in, int w, int h, const char *where)
                           in->name, where, w, h, in->s.max_width, in->s.max_height,
                           (long long)in->s.max_pixels);
     return 0;
+}
+
+/* The stream's frame rate where the file gives a usable one (positive
+ * numerator and denominator), else {0, 1}: unknown. */
+static AVRational stream_frame_rate(const AVStream *st)
+{
+    if (st->avg_frame_rate.num > 0 && st->avg_frame_rate.den > 0)
+        return st->avg_frame_rate;
+    if (st->r_frame_rate.num > 0 && st->r_frame_rate.den > 0)
+        return st->r_frame_rate;
+    return (AVRational){0, 1};
 }
 
 static int mem_read(void *opaque, uint8_t *buf, int size)
@@ -270,9 +288,10 @@ static int open_common(vsr_input *in, const char *url)
     if (ret < 0)
         return ret;
     in->pkt = av_packet_alloc();
+    in->pending = av_packet_alloc();
     in->frm = av_frame_alloc();
     in->sw_frm = av_frame_alloc();
-    if (!in->pkt || !in->frm || !in->sw_frm)
+    if (!in->pkt || !in->pending || !in->frm || !in->sw_frm)
         return VSR_ENOMEM;
     in->next_pts = AV_NOPTS_VALUE;
     return 0;
@@ -290,6 +309,7 @@ static vsr_input *input_new(const vsr_input_settings *s, const char *name, const
     }
     pthread_mutex_init(&in->lock, NULL);
     in->vidx = -1;
+    in->send_packet = avcodec_send_packet;
     size_t n = strlen(name) + 3;
     in->name = malloc(n);
     in->path = path ? strdup(path) : NULL;
@@ -389,17 +409,24 @@ int vsr_input_get_info(const vsr_input *in, vsr_input_info *info)
     t.width = p->width;
     t.height = p->height;
     t.time_base = (vsr_rational){st->time_base.num, st->time_base.den};
-    AVRational fr = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
-    t.frame_rate = (vsr_rational){fr.num, fr.den ? fr.den : 1};
+    AVRational fr = stream_frame_rate(st);
+    t.frame_rate = (vsr_rational){fr.num, fr.den};
+    /* A hostile header can declare any duration and rate: what is not a
+     * finite, representable number is reported as unknown (-1). */
     double dur = -1;
-    if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
-        dur = st->duration * av_q2d(st->time_base);
+    double tb = vsri_positive_q2d(st->time_base);
+    if (st->duration != AV_NOPTS_VALUE && st->duration > 0 && tb > 0)
+        dur = st->duration * tb;
     else if (in->fmt->duration != AV_NOPTS_VALUE && in->fmt->duration > 0)
         dur = in->fmt->duration / (double)AV_TIME_BASE;
+    if (!isfinite(dur))
+        dur = -1;
     t.duration_s = dur;
     t.frames = st->nb_frames > 0 ? st->nb_frames : -1;
-    if (t.frames < 0 && dur > 0 && fr.num > 0)
-        t.frames = (int64_t)(dur * av_q2d(fr) + 0.5);
+    int64_t estimate;
+    if (t.frames < 0 && dur > 0 && fr.num > 0 &&
+        vsri_double_to_i64(dur * vsri_positive_q2d(fr) + 0.5, &estimate))
+        t.frames = estimate;
     if (in->s.max_frames > 0 && (t.frames < 0 || t.frames > in->s.max_frames))
         t.frames = in->s.max_frames;
     enum AVPixelFormat pf = (enum AVPixelFormat)p->format;
@@ -465,30 +492,151 @@ static void note_packet_end(vsr_input *in, const AVPacket *pkt)
     if (ts == AV_NOPTS_VALUE || pkt->stream_index < 0 || (unsigned)pkt->stream_index >= in->fmt->nb_streams)
         return;
     AVRational tb = in->fmt->streams[pkt->stream_index]->time_base;
-    int64_t end = av_rescale_q(ts + (pkt->duration > 0 ? pkt->duration : 0), tb, AV_TIME_BASE_Q);
+    int64_t end = ts;
+    if (pkt->duration > 0 && !vsri_add_i64(ts, pkt->duration, &end))
+        return; /* timestamps past any real file's: nothing to note */
+    end = av_rescale_q(end, tb, AV_TIME_BASE_Q);
     if (end > in->read_end_us)
         in->read_end_us = end;
 }
 
+/* Bytes [pos, pos + n) of the input (the memory buffer, or the open file
+ * f); 1 when all of them were there. */
+static int read_at(const vsr_input *in, FILE *f, int64_t pos, uint8_t *buf, size_t n)
+{
+    if (pos < 0)
+        return 0;
+    if (in->mem) {
+        if ((uint64_t)pos > in->mem_size || n > in->mem_size - (size_t)pos)
+            return 0;
+        memcpy(buf, in->mem + pos, n);
+        return 1;
+    }
+    return f && fseeko(f, (off_t)pos, SEEK_SET) == 0 && fread(buf, 1, n, f) == n;
+}
+
+/* An EBML variable-length number at p (avail bytes there): its length in
+ * bytes, or 0 if malformed. *unknown is set for the reserved value with
+ * every bit 1, which muxers that cannot seek back write as "size unknown". */
+static int ebml_vint(const uint8_t *p, size_t avail, uint64_t *value, int *unknown)
+{
+    if (!avail || !p[0])
+        return 0;
+    int len = 1;
+    while (!(p[0] & (0x80 >> (len - 1))))
+        len++;
+    if ((size_t)len > avail)
+        return 0;
+    uint64_t v = p[0] & (0xFFu >> len);
+    int ones = v == (0xFFu >> len);
+    for (int i = 1; i < len; i++) {
+        v = v << 8 | p[i];
+        ones &= p[i] == 0xFF;
+    }
+    *value = v;
+    *unknown = ones;
+    return len;
+}
+
+/* Where a Matroska file's Segment (everything after the EBML header) ends,
+ * from the first bytes of the file; 0 if unknown. */
+static int matroska_declared_end(const uint8_t *h, size_t n, int64_t *end)
+{
+    static const uint8_t ebml_id[4] = {0x1A, 0x45, 0xDF, 0xA3}, segment_id[4] = {0x18, 0x53, 0x80, 0x67};
+    uint64_t size;
+    int unknown, len;
+    if (n < 4 || memcmp(h, ebml_id, 4) != 0)
+        return 0;
+    size_t pos = 4;
+    if (!(len = ebml_vint(h + pos, n - pos, &size, &unknown)) || unknown)
+        return 0;
+    pos += (size_t)len;
+    if (size > n - pos)
+        return 0;
+    pos += (size_t)size;
+    if (n - pos < 4 || memcmp(h + pos, segment_id, 4) != 0)
+        return 0;
+    pos += 4;
+    if (!(len = ebml_vint(h + pos, n - pos, &size, &unknown)) || unknown)
+        return 0;
+    pos += (size_t)len;
+    if (size > (uint64_t)INT64_MAX - pos)
+        return 0;
+    *end = (int64_t)(pos + size);
+    return 1;
+}
+
+/* Where an AVI file's RIFF chunks (one, or several in OpenDML files: one
+ * per gigabyte or so, hence the bound on how many are followed) end; 0 if
+ * unknown. A final pad byte is not required. */
+static int riff_declared_end(const vsr_input *in, FILE *f, int64_t file_size, int64_t *end)
+{
+    int64_t pos = 0;
+    int found = 0;
+    uint8_t h[8];
+    while (found < 65536 && pos < file_size && read_at(in, f, pos, h, sizeof(h)) && memcmp(h, "RIFF", 4) == 0) {
+        uint32_t size = h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 24;
+        if (size == 0 || size == UINT32_MAX)
+            return 0; /* left unset by a muxer that could not seek back */
+        *end = pos + 8 + size;
+        found++;
+        pos = *end + (size & 1);
+    }
+    return found;
+}
+
 /* Demuxers such as Matroska's report a file cut short as a plain end of
- * file. The header's duration tells: if every stream (the latest packet
- * end of any stream) stops well before it, the file was truncated. The
- * margin, 2.5 frame durations and 1%, keeps rounding of durations and
- * streams that end a little early from raising false alarms. */
-static void check_truncation(vsr_input *in)
+ * file. The container's own structure tells: its top-level element
+ * (Matroska's Segment, AVI's RIFF chunks) declares its size in bytes, and
+ * a file shorter than that has lost its end. (Durations do not tell: many
+ * intact files declare more than their packets cover.) */
+static void check_container_size(vsr_input *in)
+{
+    int64_t file_size = in->mem ? (int64_t)in->mem_size : in->fmt->pb ? avio_size(in->fmt->pb) : -1;
+    const char *format = in->fmt->iformat->name;
+    int mkv = strstr(format, "matroska") != NULL, avi = strcmp(format, "avi") == 0;
+    if (file_size <= 0 || (!mkv && !avi))
+        return;
+    FILE *f = NULL;
+    if (!in->mem && (!in->path || !(f = fopen(in->path, "rb"))))
+        return;
+    int64_t end = 0;
+    int known;
+    if (mkv) {
+        uint8_t head[4096];
+        size_t n = file_size < (int64_t)sizeof(head) ? (size_t)file_size : sizeof(head);
+        known = read_at(in, f, 0, head, n) && matroska_declared_end(head, n, &end);
+    } else {
+        known = riff_declared_end(in, f, file_size, &end);
+    }
+    if (f)
+        fclose(f);
+    if (known && end > file_size)
+        note_damage(in, "the file is truncated: it has %lld bytes but its %s structure declares %lld",
+                    (long long)file_size, mkv ? "Matroska" : "AVI", (long long)end);
+}
+
+/* Where the packets end against the duration the header declares. Many
+ * intact files overstate their duration (AVI with frames dropped at the
+ * end, files cut with `ffmpeg -c copy`), so a short file is only a notice,
+ * never damage. The margin (2.5 frame durations and 1%) keeps rounding
+ * from raising even the notice. */
+static void note_short_file(vsr_input *in)
 {
     int64_t declared = in->fmt->duration;
     if (declared == AV_NOPTS_VALUE || declared <= 0 || in->read_end_us <= 0)
         return;
     int64_t start = in->fmt->start_time != AV_NOPTS_VALUE ? in->fmt->start_time : 0;
-    int64_t got = in->read_end_us - start;
-    const AVStream *st = in->fmt->streams[in->vidx];
-    AVRational fr = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
-    int64_t frame_us = fr.num > 0 && fr.den > 0 ? av_rescale(AV_TIME_BASE, fr.den, fr.num) : 40000;
-    int64_t margin = frame_us * 5 / 2 + declared / 100;
-    if (declared - got > margin)
-        note_damage(in, "the file ends at %.3f s but its header declares %.3f s: it looks truncated",
-                    got / 1e6, declared / 1e6);
+    int64_t got, missing;
+    if (!vsri_sub_i64(in->read_end_us, start, &got) || !vsri_sub_i64(declared, got, &missing))
+        return;
+    AVRational fr = stream_frame_rate(in->fmt->streams[in->vidx]);
+    int64_t frame_us = fr.num > 0 ? av_rescale(AV_TIME_BASE, fr.den, fr.num) : 40000;
+    if (missing > frame_us * 5 / 2 + declared / 100)
+        vsri_log(VSR_LOG_INFO,
+                 "input %s: the packets end at %.3f s, before the %.3f s its header declares "
+                 "(common in intact files; not counted as damage)",
+                 in->name, got / 1e6, declared / 1e6);
 }
 
 /* A decoded frame in system memory (hardware frames are downloaded). */
@@ -527,14 +675,15 @@ static int take_frame(vsr_input *in, vsr_frame **out)
         pts = in->next_pts == AV_NOPTS_VALUE ? 0 : in->next_pts;
     src->pts = pts;
     AVStream *st = in->fmt->streams[in->vidx];
-    int64_t dur = src->pkt_duration;
+    int64_t dur = VSRI_FRAME_DURATION(src);
     if (dur <= 0) {
-        AVRational fr = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
-        dur = fr.num ? av_rescale_q(1, av_inv_q(fr), st->time_base) : 1;
+        AVRational fr = stream_frame_rate(st);
+        dur = fr.num > 0 ? av_rescale_q(1, av_inv_q(fr), st->time_base) : 1;
         if (dur <= 0)
             dur = 1;
     }
-    in->next_pts = pts + dur;
+    if (!vsri_add_i64(pts, dur, &in->next_pts))
+        in->next_pts = AV_NOPTS_VALUE; /* past any real time stamp: the next frame's own pts decides */
     err = vsri_frame_from_av(out, src, (vsr_rational){st->time_base.num, st->time_base.den});
     if (err < 0)
         return err;
@@ -582,6 +731,20 @@ int vsr_input_read_frame(vsr_input *in, vsr_frame **out)
             in->finished = 1;
             return VSR_EOF;
         }
+        if (in->has_pending) {
+            /* the decoder has handed out what it had: offer it the packet
+             * it refused again, before reading on */
+            in->has_pending = 0;
+            ret = in->send_packet(in->dec, in->pending);
+            av_packet_unref(in->pending);
+            if (ret == AVERROR(EAGAIN))
+                note_damage(in, "the decoder refused a packet while it had no frame to give; "
+                            "packet skipped after %lld frames", (long long)in->frames);
+            else if (ret < 0)
+                note_damage(in, "undecodable packet skipped after %lld frames: %s",
+                            (long long)in->frames, vsr_strerror(ret));
+            continue;
+        }
         ret = av_read_frame(in->fmt, in->pkt);
         if (ret < 0) {
             AVIOContext *pb = in->fmt->pb;
@@ -592,19 +755,29 @@ int vsr_input_read_frame(vsr_input *in, vsr_frame **out)
                 note_damage(in, "I/O error after %lld frames: %s", (long long)in->frames,
                             vsr_strerror(pb->error));
             else
-                check_truncation(in);
+                check_container_size(in);
+            if (!in->damage)
+                note_short_file(in);
             set_packets_done(in);
             in->flushing = 1;
-            avcodec_send_packet(in->dec, NULL);
+            ret = in->send_packet(in->dec, NULL);
+            if (ret < 0 && ret != AVERROR_EOF)
+                note_damage(in, "cannot flush the decoder: %s", vsr_strerror(ret));
             continue;
         }
         note_packet_end(in, in->pkt);
         if (in->pkt->stream_index == in->vidx) {
             if (in->pkt->flags & AV_PKT_FLAG_CORRUPT)
                 note_damage(in, "corrupt packet at byte %lld", (long long)in->pkt->pos);
-            ret = avcodec_send_packet(in->dec, in->pkt);
+            ret = in->send_packet(in->dec, in->pkt);
+            if (ret == AVERROR(EAGAIN)) {
+                /* the decoder wants its frames taken first: keep the packet */
+                av_packet_move_ref(in->pending, in->pkt);
+                in->has_pending = 1;
+                continue;
+            }
             av_packet_unref(in->pkt);
-            if (ret < 0 && ret != AVERROR(EAGAIN))
+            if (ret < 0)
                 note_damage(in, "undecodable packet skipped after %lld frames: %s",
                             (long long)in->frames, vsr_strerror(ret));
         } else if (wants_packet(in, in->pkt->stream_index)) {
@@ -663,6 +836,7 @@ void vsr_input_close(vsr_input **pin)
     }
     avformat_close_input(&in->fmt);
     av_packet_free(&in->pkt);
+    av_packet_free(&in->pending);
     av_frame_free(&in->frm);
     av_frame_free(&in->sw_frm);
     av_buffer_unref(&in->hw_device);
@@ -701,6 +875,11 @@ const char *vsri_input_name(const vsr_input *in)
 const char *vsri_input_path(const vsr_input *in)
 {
     return in->path;
+}
+
+void vsri_input_set_packet_sender(vsr_input *in, int (*send)(AVCodecContext *dec, const AVPacket *pkt))
+{
+    in->send_packet = send ? send : avcodec_send_packet;
 }
 
 int vsri_input_copy_streams(vsr_input *in, const uint8_t *keep)
@@ -812,6 +991,8 @@ int vsri_input_restart_at(vsr_input *in, int64_t ts)
                           vsr_strerror(ret));
     avcodec_flush_buffers(in->dec);
     av_packet_unref(in->pkt);
+    av_packet_unref(in->pending); /* a refused packet from before the seek */
+    in->has_pending = 0;
     vsr_frame_unref(&in->given_back);
     in->flushing = 0;
     in->finished = 0;

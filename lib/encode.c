@@ -18,7 +18,9 @@
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 
+#include "checked_math.h"
 #include "convert.h"
+#include "ffmpeg_compat.h"
 #include "frame_internal.h"
 #include "stream_internal.h"
 
@@ -222,9 +224,10 @@ static int is_rgb_format(enum AVPixelFormat f)
 
 static int pix_fmt_supported(const AVCodec *c, enum AVPixelFormat f)
 {
-    if (!c->pix_fmts)
+    const enum AVPixelFormat *fmts = vsri_encoder_pix_fmts(c);
+    if (!fmts)
         return 1;
-    for (const enum AVPixelFormat *p = c->pix_fmts; *p != AV_PIX_FMT_NONE; p++)
+    for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++)
         if (*p == f)
             return 1;
     return 0;
@@ -263,9 +266,10 @@ static int choose_pix_fmt(vsr_output *o, int w, int h, enum AVPixelFormat *chose
         want = plain_yuv((enum AVPixelFormat)vsri_input_video_stream(o->src)->codecpar->format);
     else if (strcmp(c->name, "ffv1") == 0)
         want = AV_PIX_FMT_YUV444P;
+    const enum AVPixelFormat *fmts = vsri_encoder_pix_fmts(c);
     enum AVPixelFormat f = pix_fmt_supported(c, want) ? want
-                         : c->pix_fmts ? avcodec_find_best_pix_fmt_of_list(c->pix_fmts, want, 0, NULL)
-                                       : want;
+                         : fmts                       ? avcodec_find_best_pix_fmt_of_list(fmts, want, 0, NULL)
+                                                      : want;
     /* odd sizes cannot be chroma-subsampled by most encoders */
     const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(f);
     if (d && ((w & 1 && d->log2_chroma_w) || (h & 1 && d->log2_chroma_h))) {
@@ -307,7 +311,7 @@ static const void *hdr_side_data(const vsr_output *o, const vsr_frame *f, enum A
 {
     *size = 0;
     const AVStream *vin = o->src ? vsri_input_video_stream(o->src) : NULL;
-    const uint8_t *d = vin ? av_stream_get_side_data(vin, pkt_type, size) : NULL;
+    const uint8_t *d = vin ? vsri_stream_side_data(vin, pkt_type, size) : NULL;
     if (d)
         return d;
     const AVFrameSideData *sd = f ? av_frame_get_side_data(f->av, frame_type) : NULL;
@@ -316,6 +320,19 @@ static const void *hdr_side_data(const vsr_output *o, const vsr_frame *f, enum A
         return sd->data;
     }
     return o->src ? vsri_input_hdr(o->src, frame_type, size) : NULL;
+}
+
+/* A mastering display value from the file in x265's fixed-point units
+ * (value * scale, rounded); 0 when it is not a finite number in 0..max. */
+static int x265_fixed(AVRational q, double scale, long long max, long long *out)
+{
+    if (q.num < 0 || q.den <= 0)
+        return 0;
+    int64_t i;
+    if (!vsri_double_to_i64((double)q.num / q.den * scale + 0.5, &i) || i > max)
+        return 0;
+    *out = i;
+    return 1;
 }
 
 static int add_encoder_options(vsr_output *o, AVDictionary **opts, const AVStream *vin, const vsr_frame *f)
@@ -339,26 +356,35 @@ static int add_encoder_options(vsr_output *o, AVDictionary **opts, const AVStrea
     }
     if (strcmp(name, "libx265") == 0) {
         /* x265 writes HDR10 SEI only from its own parameters */
-        size_t sz = 0;
+        size_t md_size = 0, cll_size = 0;
         const AVMasteringDisplayMetadata *md = hdr_side_data(o, f, AV_PKT_DATA_MASTERING_DISPLAY_METADATA,
-                                                             AV_FRAME_DATA_MASTERING_DISPLAY_METADATA, &sz);
+                                                             AV_FRAME_DATA_MASTERING_DISPLAY_METADATA, &md_size);
         const AVContentLightMetadata *cll = hdr_side_data(o, f, AV_PKT_DATA_CONTENT_LIGHT_LEVEL,
-                                                          AV_FRAME_DATA_CONTENT_LIGHT_LEVEL, &sz);
+                                                          AV_FRAME_DATA_CONTENT_LIGHT_LEVEL, &cll_size);
+        if (md_size < sizeof(*md))
+            md = NULL;
+        if (cll_size < sizeof(*cll))
+            cll = NULL;
         vsri_strbuf p;
         vsri_sb_init(&p);
+        long long v[10];
         if (md && md->has_primaries && md->has_luminance) {
             /* x265 order G, B, R, white point; chromaticity in 1/50000, luminance in 1/10000 cd/m2 */
             const int order[3] = {1, 2, 0};
-            vsri_sb_puts(&p, "master-display=");
-            const char *tag[3] = {"G", "B", "R"};
+            int ok = 1;
             for (int i = 0; i < 3; i++)
-                vsri_sb_printf(&p, "%s(%d,%d)", tag[i],
-                               (int)(av_q2d(md->display_primaries[order[i]][0]) * 50000 + 0.5),
-                               (int)(av_q2d(md->display_primaries[order[i]][1]) * 50000 + 0.5));
-            vsri_sb_printf(&p, "WP(%d,%d)L(%lld,%lld)", (int)(av_q2d(md->white_point[0]) * 50000 + 0.5),
-                           (int)(av_q2d(md->white_point[1]) * 50000 + 0.5),
-                           (long long)(av_q2d(md->max_luminance) * 10000 + 0.5),
-                           (long long)(av_q2d(md->min_luminance) * 10000 + 0.5));
+                for (int xy = 0; xy < 2; xy++)
+                    ok &= x265_fixed(md->display_primaries[order[i]][xy], 50000, 50000, &v[2 * i + xy]);
+            ok &= x265_fixed(md->white_point[0], 50000, 50000, &v[6]);
+            ok &= x265_fixed(md->white_point[1], 50000, 50000, &v[7]);
+            ok &= x265_fixed(md->max_luminance, 10000, UINT32_MAX, &v[8]);
+            ok &= x265_fixed(md->min_luminance, 10000, UINT32_MAX, &v[9]);
+            if (ok)
+                vsri_sb_printf(&p, "master-display=G(%lld,%lld)B(%lld,%lld)R(%lld,%lld)WP(%lld,%lld)L(%lld,%lld)",
+                               v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]);
+            else
+                vsri_log(VSR_LOG_WARNING, "output '%s': the source's mastering display metadata is out of range; "
+                         "it is not passed to x265", o->path);
         }
         if (cll)
             vsri_sb_printf(&p, "%smax-cll=%u,%u", p.len ? ":" : "", cll->MaxCLL, cll->MaxFALL);
@@ -458,7 +484,7 @@ static int copy_video_side_data(vsr_output *o, const vsr_frame *f)
         const void *src = hdr_side_data(o, f, types[i].pkt, types[i].frame, &size);
         if (!src)
             continue;
-        uint8_t *d = av_stream_new_side_data(o->vst, types[i].pkt, size);
+        uint8_t *d = vsri_stream_new_side_data(o->vst, types[i].pkt, size);
         if (!d)
             return VSR_ENOMEM;
         memcpy(d, src, size);
@@ -506,6 +532,8 @@ static int open_encoder(vsr_output *o, const vsr_frame *f)
         /* the picture is larger but its shape is the same */
         e->sample_aspect_ratio = vin->sample_aspect_ratio.num ? vin->sample_aspect_ratio
                                                               : vin->codecpar->sample_aspect_ratio;
+        if (e->sample_aspect_ratio.num <= 0 || e->sample_aspect_ratio.den <= 0)
+            e->sample_aspect_ratio = (AVRational){0, 1}; /* a nonsense header value: unknown */
     } else if (o->s.frame_rate.num > 0 && o->s.frame_rate.den > 0) {
         e->framerate = (AVRational){o->s.frame_rate.num, o->s.frame_rate.den};
     }
@@ -668,27 +696,34 @@ int vsr_output_write_frame(vsr_output *o, vsr_frame *f)
     o->convert_ns = t1 - t0;
     if (err < 0)
         return err;
-    int64_t pts = f->av->pts;
-    AVRational ftb = f->time_base.num > 0 ? (AVRational){f->time_base.num, f->time_base.den} : o->frame_tb;
-    if (pts == AV_NOPTS_VALUE)
-        pts = o->last_pts == INT64_MIN ? 0 : o->last_pts + 1;
-    else
-        pts = av_rescale_q(pts, ftb, o->enc->time_base);
-    if (o->last_pts != INT64_MIN && pts <= o->last_pts) {
+    AVRational ftb = f->time_base.num > 0 && f->time_base.den > 0
+                         ? (AVRational){f->time_base.num, f->time_base.den}
+                         : o->frame_tb;
+    /* av_rescale_q gives AV_NOPTS_VALUE for a result out of int64_t's range */
+    int64_t pts = f->av->pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : av_rescale_q(f->av->pts, ftb, o->enc->time_base);
+    int64_t next = 0;
+    if (o->last_pts != INT64_MIN && !vsri_add_i64(o->last_pts, 1, &next))
+        return out_error(o, VSR_EINVAL, "frame %lld: the time stamps have run out of range", (long long)o->frames);
+    if (pts == AV_NOPTS_VALUE) {
+        pts = next;
+    } else if (o->last_pts != INT64_MIN && pts <= o->last_pts) {
         /* encoders refuse repeated timestamps; keep the frame, nudge its time */
         vsri_log(VSR_LOG_WARNING, "output '%s': frame %lld has pts %lld not after %lld; using %lld", o->path,
-                 (long long)o->frames, (long long)pts, (long long)o->last_pts, (long long)(o->last_pts + 1));
-        pts = o->last_pts + 1;
+                 (long long)o->frames, (long long)pts, (long long)o->last_pts, (long long)next);
+        pts = next;
     }
     ef->pts = pts;
-    ef->pkt_duration = f->av->pkt_duration > 0 ? av_rescale_q(f->av->pkt_duration, ftb, o->enc->time_base) : 0;
+    int64_t dur = VSRI_FRAME_DURATION(f->av) > 0 ? av_rescale_q(VSRI_FRAME_DURATION(f->av), ftb, o->enc->time_base) : 0;
+    VSRI_FRAME_DURATION(ef) = dur > 0 ? dur : 0;
     o->last_pts = pts;
     int ret = avcodec_send_frame(o->enc, ef);
     if (ret < 0)
         return out_error(o, VSR_ERROR_OUTPUT, "encoder %s refused frame %lld: %s", o->codec->name,
                          (long long)o->frames, vsr_strerror(ret));
     o->frames++;
-    int64_t end = pts + (ef->pkt_duration > 0 ? ef->pkt_duration : 1);
+    int64_t end;
+    if (!vsri_add_i64(pts, VSRI_FRAME_DURATION(ef) > 0 ? VSRI_FRAME_DURATION(ef) : 1, &end))
+        end = pts;
     o->video_end_us = av_rescale_q(end, o->enc->time_base, AV_TIME_BASE_Q);
     err = drain_encoder(o);
     o->encode_ns = vsri_now_ns() - t1;
@@ -745,7 +780,9 @@ int vsri_output_write_video_packet(vsr_output *o, AVPacket *pkt, const AVCodecPa
             return err;
     }
     if (pkt->pts != AV_NOPTS_VALUE) {
-        int64_t end = pkt->pts + (pkt->duration > 0 ? pkt->duration : 1);
+        int64_t end;
+        if (!vsri_add_i64(pkt->pts, pkt->duration > 0 ? pkt->duration : 1, &end))
+            end = pkt->pts;
         int64_t us = av_rescale_q(end, tb, AV_TIME_BASE_Q);
         if (us > o->video_end_us)
             o->video_end_us = us;

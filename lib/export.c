@@ -12,271 +12,235 @@
 #include <string.h>
 
 #include "internal.h"
+#include "jsontext.h"
 #include "sysinfo.h"
 #include "tracker_internal.h"
 
 /* ---------------------------------------------------------------- JSON */
 
-static void json_i64(vsri_strbuf *sb, int64_t v)
+/* Built as a jansson tree; every allocation failure along the way sets
+ * *oom (vsri_jtext_set) and is caught once at the end. Integers are kept
+ * exact: nanosecond timestamps pass 2^53 (the limit of a double) after
+ * about 104 days of uptime. */
+
+static void set_i64(json_t *o, const char *key, int64_t v, int *oom)
 {
-    /* Integers are written exactly: nanosecond timestamps pass 2^53 (the
-     * limit of a double) after about 104 days of uptime. */
-    vsri_sb_printf(sb, "%lld", (long long)v);
+    vsri_jtext_set(o, key, json_integer((json_int_t)v), oom);
 }
 
-static void json_key(vsri_strbuf *sb, int *first, const char *key)
+static void set_num(json_t *o, const char *key, double v, int *oom)
 {
-    if (!*first)
-        vsri_sb_puts(sb, ", ");
-    *first = 0;
-    vsri_sb_json_string(sb, key);
-    vsri_sb_puts(sb, ": ");
+    vsri_jtext_set(o, key, vsri_jtext_number(v), oom);
 }
 
-/* Leaves the object open: the caller may add members, then closes it. */
-static void json_stats(vsri_strbuf *sb, const vsr_op_stats *s)
+static void set_str(json_t *o, const char *key, const char *v, int *oom)
 {
-    int first = 1;
-    vsri_sb_puts(sb, "{");
-    json_key(sb, &first, "count");
-    json_i64(sb, s->count);
-    json_key(sb, &first, "successes");
-    json_i64(sb, s->successes);
-    json_key(sb, &first, "failures");
-    json_i64(sb, s->failures);
-    json_key(sb, &first, "total_ms");
-    vsri_sb_json_number(sb, s->total_ms);
-    json_key(sb, &first, "mean_ms");
-    vsri_sb_json_number(sb, s->mean_ms);
-    json_key(sb, &first, "min_ms");
-    vsri_sb_json_number(sb, s->min_ms);
-    json_key(sb, &first, "max_ms");
-    vsri_sb_json_number(sb, s->max_ms);
-    json_key(sb, &first, "p50_ms");
-    vsri_sb_json_number(sb, s->p50_ms);
-    json_key(sb, &first, "p95_ms");
-    vsri_sb_json_number(sb, s->p95_ms);
-    json_key(sb, &first, "frames");
-    json_i64(sb, s->frames);
-    json_key(sb, &first, "fps");
-    vsri_sb_json_number(sb, s->fps);
-    json_key(sb, &first, "success_rate");
-    vsri_sb_json_number(sb, s->success_rate);
-    json_key(sb, &first, "peak_rss_bytes");
-    json_i64(sb, s->peak_rss_bytes);
-    json_key(sb, &first, "peak_device_bytes");
-    json_i64(sb, s->peak_device_bytes);
+    vsri_jtext_set(o, key, vsri_jtext_string(v), oom);
 }
 
-static void json_trend(vsri_strbuf *sb, const vsr_op_trend *t)
+static json_t *json_trend(const vsr_op_trend *t, int *oom)
 {
-    int first = 1;
-    vsri_sb_puts(sb, "{");
-    json_key(sb, &first, "window");
-    json_i64(sb, t->window);
-    json_key(sb, &first, "recent_count");
-    json_i64(sb, t->recent_count);
-    json_key(sb, &first, "previous_count");
-    json_i64(sb, t->previous_count);
-    json_key(sb, &first, "recent_mean_ms");
-    vsri_sb_json_number(sb, t->recent_mean_ms);
-    json_key(sb, &first, "previous_mean_ms");
-    vsri_sb_json_number(sb, t->previous_mean_ms);
-    json_key(sb, &first, "duration_ratio");
-    vsri_sb_json_number(sb, t->duration_ratio);
-    json_key(sb, &first, "recent_success_rate");
-    vsri_sb_json_number(sb, t->recent_success_rate);
-    json_key(sb, &first, "previous_success_rate");
-    vsri_sb_json_number(sb, t->previous_success_rate);
-    vsri_sb_puts(sb, "}");
-}
-
-/* Statistics and trend of a key, as an object left open for more members. */
-static void json_key_stats(vsri_strbuf *sb, const vsri_key_stats *k)
-{
-    json_stats(sb, &k->stats);
-    vsri_sb_puts(sb, ", \"trend\": ");
-    json_trend(sb, &k->trend);
-}
-
-static void json_record(vsri_strbuf *sb, const vsr_op_record *r)
-{
-    int first = 1;
-    vsri_sb_puts(sb, "{");
-    json_key(sb, &first, "id");
-    vsri_sb_printf(sb, "%llu", (unsigned long long)r->id);
-    json_key(sb, &first, "run_id");
-    vsri_sb_printf(sb, "%llu", (unsigned long long)r->run_id);
-    json_key(sb, &first, "type");
-    vsri_sb_json_string(sb, r->type);
-    json_key(sb, &first, "strategy");
-    vsri_sb_json_string(sb, r->strategy);
-    json_key(sb, &first, "start_ns");
-    json_i64(sb, r->start_ns);
-    json_key(sb, &first, "end_ns");
-    json_i64(sb, r->end_ns);
-    json_key(sb, &first, "duration_ns");
-    json_i64(sb, r->duration_ns);
-    json_key(sb, &first, "frames");
-    json_i64(sb, r->frames);
-    json_key(sb, &first, "chunks");
-    json_i64(sb, r->chunks);
-    json_key(sb, &first, "tiles");
-    json_i64(sb, r->tiles);
-    json_key(sb, &first, "in_width");
-    json_i64(sb, r->in_width);
-    json_key(sb, &first, "in_height");
-    json_i64(sb, r->in_height);
-    json_key(sb, &first, "out_width");
-    json_i64(sb, r->out_width);
-    json_key(sb, &first, "out_height");
-    json_i64(sb, r->out_height);
-    json_key(sb, &first, "scale");
-    json_i64(sb, r->scale);
-    json_key(sb, &first, "precision");
-    vsri_sb_json_string(sb, r->precision);
-    json_key(sb, &first, "device");
-    vsri_sb_json_string(sb, r->device);
-    json_key(sb, &first, "success");
-    vsri_sb_puts(sb, r->success ? "true" : "false");
-    json_key(sb, &first, "error_code");
-    json_i64(sb, r->error_code);
-    json_key(sb, &first, "error_message");
-    vsri_sb_json_string(sb, r->error_message);
-    json_key(sb, &first, "quality");
-    vsri_sb_json_number(sb, r->quality);
-    json_key(sb, &first, "peak_rss_bytes");
-    json_i64(sb, r->peak_rss_bytes);
-    json_key(sb, &first, "peak_device_bytes");
-    json_i64(sb, r->peak_device_bytes);
-    json_key(sb, &first, "meta");
-    /* keys are unique: the tracker merges duplicates when recording */
-    vsri_sb_puts(sb, "{");
-    for (int i = 0; i < r->n_meta; i++) {
-        if (i)
-            vsri_sb_puts(sb, ", ");
-        vsri_sb_json_string(sb, r->meta[i].key);
-        vsri_sb_puts(sb, ": ");
-        vsri_sb_json_string(sb, r->meta[i].value);
+    json_t *o = json_object();
+    if (!o) {
+        *oom = 1;
+        return NULL;
     }
-    vsri_sb_puts(sb, "}}");
+    set_i64(o, "window", t->window, oom);
+    set_i64(o, "recent_count", t->recent_count, oom);
+    set_i64(o, "previous_count", t->previous_count, oom);
+    set_num(o, "recent_mean_ms", t->recent_mean_ms, oom);
+    set_num(o, "previous_mean_ms", t->previous_mean_ms, oom);
+    set_num(o, "duration_ratio", t->duration_ratio, oom);
+    set_num(o, "recent_success_rate", t->recent_success_rate, oom);
+    set_num(o, "previous_success_rate", t->previous_success_rate, oom);
+    return o;
+}
+
+/* Statistics and trend of a key; the caller may add members. */
+static json_t *json_key_stats(const vsri_key_stats *k, int *oom)
+{
+    const vsr_op_stats *s = &k->stats;
+    json_t *o = json_object();
+    if (!o) {
+        *oom = 1;
+        return NULL;
+    }
+    set_i64(o, "count", s->count, oom);
+    set_i64(o, "successes", s->successes, oom);
+    set_i64(o, "failures", s->failures, oom);
+    set_num(o, "total_ms", s->total_ms, oom);
+    set_num(o, "mean_ms", s->mean_ms, oom);
+    set_num(o, "min_ms", s->min_ms, oom);
+    set_num(o, "max_ms", s->max_ms, oom);
+    set_num(o, "p50_ms", s->p50_ms, oom);
+    set_num(o, "p95_ms", s->p95_ms, oom);
+    set_i64(o, "frames", s->frames, oom);
+    set_num(o, "fps", s->fps, oom);
+    set_num(o, "success_rate", s->success_rate, oom);
+    set_i64(o, "peak_rss_bytes", s->peak_rss_bytes, oom);
+    set_i64(o, "peak_device_bytes", s->peak_device_bytes, oom);
+    vsri_jtext_set(o, "trend", json_trend(&k->trend, oom), oom);
+    return o;
+}
+
+static json_t *json_record(const vsr_op_record *r, int *oom)
+{
+    json_t *o = json_object(), *meta = json_object();
+    if (!o || !meta) {
+        json_decref(o);
+        json_decref(meta);
+        *oom = 1;
+        return NULL;
+    }
+    /* ids are unsigned 64-bit: in practice far below 2^63 */
+    set_i64(o, "id", (int64_t)r->id, oom);
+    set_i64(o, "run_id", (int64_t)r->run_id, oom);
+    set_str(o, "type", r->type, oom);
+    set_str(o, "strategy", r->strategy, oom);
+    set_i64(o, "start_ns", r->start_ns, oom);
+    set_i64(o, "end_ns", r->end_ns, oom);
+    set_i64(o, "duration_ns", r->duration_ns, oom);
+    set_i64(o, "frames", r->frames, oom);
+    set_i64(o, "chunks", r->chunks, oom);
+    set_i64(o, "tiles", r->tiles, oom);
+    set_i64(o, "in_width", r->in_width, oom);
+    set_i64(o, "in_height", r->in_height, oom);
+    set_i64(o, "out_width", r->out_width, oom);
+    set_i64(o, "out_height", r->out_height, oom);
+    set_i64(o, "scale", r->scale, oom);
+    set_str(o, "precision", r->precision, oom);
+    set_str(o, "device", r->device, oom);
+    vsri_jtext_set(o, "success", json_boolean(r->success), oom);
+    set_i64(o, "error_code", r->error_code, oom);
+    set_str(o, "error_message", r->error_message, oom);
+    set_num(o, "quality", r->quality, oom);
+    set_i64(o, "peak_rss_bytes", r->peak_rss_bytes, oom);
+    set_i64(o, "peak_device_bytes", r->peak_device_bytes, oom);
+    /* keys are unique: the tracker merges duplicates when recording */
+    for (int i = 0; i < r->n_meta; i++)
+        set_str(meta, r->meta[i].key, r->meta[i].value, oom);
+    vsri_jtext_set(o, "meta", meta, oom);
+    return o;
+}
+
+static void append(json_t *array, json_t *value, int *oom)
+{
+    if (!value || json_array_append_new(array, value) != 0)
+        *oom = 1;
+}
+
+/* The export as a tree; NULL when out of memory. */
+static json_t *export_json_tree(const vsri_tracker_snapshot *s)
+{
+    int oom = 0;
+    json_t *root = json_object();
+    if (!root)
+        return NULL;
+    set_str(root, "format", "libvsr-stats", &oom);
+    set_i64(root, "version", 2, &oom);
+    set_str(root, "library", vsr_version_string(), &oom);
+    set_str(root, "build", vsr_build_info(), &oom);
+    /* the machine the numbers were measured on */
+    vsri_sysinfo si;
+    if (vsri_sysinfo_get(&si) == 0)
+        vsri_jtext_set(root, "system", vsri_sysinfo_json(&si), &oom);
+
+    /* per type, with its strategies inside; pairs are sorted by type, so
+     * each type's pairs follow one another */
+    json_t *stats = json_object();
+    int pair = 0;
+    for (int i = 0; stats && i < s->n_types; i++) {
+        const vsri_key_stats *k = &s->types[i];
+        json_t *o = json_key_stats(k, &oom), *by = json_object();
+        while (pair < s->n_pairs && strcmp(s->pairs[pair].type, k->type) < 0)
+            pair++;
+        for (; by && pair < s->n_pairs && strcmp(s->pairs[pair].type, k->type) == 0; pair++)
+            vsri_jtext_set(by, s->pairs[pair].strategy, json_key_stats(&s->pairs[pair], &oom), &oom);
+        if (o)
+            vsri_jtext_set(o, "by_strategy", by, &oom);
+        else
+            json_decref(by);
+        vsri_jtext_set(stats, k->type, o, &oom);
+    }
+    vsri_jtext_set(root, "stats", stats, &oom);
+
+    /* per strategy, over every type */
+    json_t *strategies = json_object();
+    for (int i = 0; strategies && i < s->n_strategies; i++)
+        vsri_jtext_set(strategies, s->strategies[i].strategy, json_key_stats(&s->strategies[i], &oom), &oom);
+    vsri_jtext_set(root, "strategies", strategies, &oom);
+
+    json_t *in_flight = json_array();
+    for (int i = 0; in_flight && i < s->n_in_flight; i++)
+        append(in_flight, json_record(&s->in_flight[i], &oom), &oom);
+    vsri_jtext_set(root, "in_flight", in_flight, &oom);
+
+    const vsr_resource_stats *r = &s->resources;
+    json_t *res = json_object();
+    if (res) {
+        set_i64(res, "peak_rss_bytes", r->peak_rss_bytes, &oom);
+        set_i64(res, "current_rss_bytes", r->current_rss_bytes, &oom);
+        set_num(res, "cpu_percent_mean", r->cpu_percent_mean, &oom);
+        set_num(res, "cpu_percent_peak", r->cpu_percent_peak, &oom);
+        set_i64(res, "peak_device_bytes", r->peak_device_bytes, &oom);
+        set_i64(res, "device_total_bytes", r->device_total_bytes, &oom);
+        set_num(res, "gpu_util_percent_peak", r->gpu_util_percent_peak, &oom);
+        set_i64(res, "samples", r->samples, &oom);
+        set_i64(res, "max_frames_in_flight", r->max_frames_in_flight, &oom);
+        set_i64(res, "queue_depth", r->queue_depth, &oom);
+    }
+    vsri_jtext_set(root, "resources", res, &oom);
+
+    /* PSNR is capped (VSRI_PSNR_CAP_DB), so only "not measured" is null. */
+    const vsr_quality_stats *q = &s->quality;
+    json_t *quality = json_object(), *per_frame = json_array();
+    if (quality) {
+        set_i64(quality, "frames", q->frames, &oom);
+        set_num(quality, "psnr_mean", q->psnr_mean, &oom);
+        set_num(quality, "psnr_min", q->psnr_min, &oom);
+        set_num(quality, "ssim_mean", q->ssim_mean, &oom);
+        set_num(quality, "ssim_min", q->ssim_min, &oom);
+        vsri_jtext_set(quality, "per_frame_truncated", json_boolean(s->quality_frames_truncated), &oom);
+    }
+    for (int64_t i = 0; per_frame && i < s->n_quality_frames; i++) {
+        const vsri_quality_frame *f = &s->quality_frames[i];
+        json_t *o = json_object();
+        if (o) {
+            set_i64(o, "frame", f->frame_index, &oom);
+            set_num(o, "psnr_db", f->psnr_db, &oom);
+            set_num(o, "ssim", f->ssim, &oom);
+        }
+        append(per_frame, o, &oom);
+    }
+    if (quality)
+        vsri_jtext_set(quality, "per_frame", per_frame, &oom);
+    else
+        json_decref(per_frame);
+    vsri_jtext_set(root, "quality", quality, &oom);
+
+    json_t *history = json_array();
+    for (int i = 0; history && i < s->n_history; i++)
+        append(history, json_record(&s->history[i], &oom), &oom);
+    vsri_jtext_set(root, "history", history, &oom);
+
+    if (oom) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
 }
 
 static void export_json(const vsri_tracker_snapshot *s, vsri_strbuf *sb)
 {
-    vsri_sb_puts(sb, "{\n  \"format\": \"libvsr-stats\",\n  \"version\": 2,\n  \"library\": ");
-    vsri_sb_json_string(sb, vsr_version_string());
-    vsri_sb_puts(sb, ",\n  \"build\": ");
-    vsri_sb_json_string(sb, vsr_build_info());
-    /* the machine the numbers were measured on */
-    vsri_sysinfo si;
-    if (vsri_sysinfo_get(&si) == 0) {
-        vsri_sb_puts(sb, ",\n  \"system\": ");
-        vsri_sysinfo_json(&si, sb);
+    json_t *root = export_json_tree(s);
+    char *text = root ? vsri_jtext_dump(root, 2) : NULL;
+    json_decref(root);
+    if (!text) {
+        sb->oom = 1;
+        return;
     }
-
-    /* per type, with its strategies inside; pairs are sorted by type, so
-     * each type's pairs follow one another */
-    vsri_sb_puts(sb, ",\n  \"stats\": {");
-    int pair = 0;
-    for (int i = 0; i < s->n_types; i++) {
-        const vsri_key_stats *k = &s->types[i];
-        vsri_sb_puts(sb, i ? ",\n    " : "\n    ");
-        vsri_sb_json_string(sb, k->type);
-        vsri_sb_puts(sb, ": ");
-        json_key_stats(sb, k);
-        vsri_sb_puts(sb, ", \"by_strategy\": {");
-        int first = 1;
-        while (pair < s->n_pairs && strcmp(s->pairs[pair].type, k->type) < 0)
-            pair++;
-        for (; pair < s->n_pairs && strcmp(s->pairs[pair].type, k->type) == 0; pair++) {
-            json_key(sb, &first, s->pairs[pair].strategy);
-            json_key_stats(sb, &s->pairs[pair]);
-            vsri_sb_puts(sb, "}");
-        }
-        vsri_sb_puts(sb, "}}");
-    }
-    vsri_sb_puts(sb, s->n_types ? "\n  },\n" : "},\n");
-
-    /* per strategy, over every type */
-    vsri_sb_puts(sb, "  \"strategies\": {");
-    for (int i = 0; i < s->n_strategies; i++) {
-        vsri_sb_puts(sb, i ? ",\n    " : "\n    ");
-        vsri_sb_json_string(sb, s->strategies[i].strategy);
-        vsri_sb_puts(sb, ": ");
-        json_key_stats(sb, &s->strategies[i]);
-        vsri_sb_puts(sb, "}");
-    }
-    vsri_sb_puts(sb, s->n_strategies ? "\n  },\n" : "},\n");
-
-    vsri_sb_puts(sb, "  \"in_flight\": [");
-    for (int i = 0; i < s->n_in_flight; i++) {
-        vsri_sb_puts(sb, i ? ",\n    " : "\n    ");
-        json_record(sb, &s->in_flight[i]);
-    }
-    vsri_sb_puts(sb, s->n_in_flight ? "\n  ],\n" : "],\n");
-
-    const vsr_resource_stats *r = &s->resources;
-    vsri_sb_puts(sb, "  \"resources\": {");
-    int first = 1;
-    json_key(sb, &first, "peak_rss_bytes");
-    json_i64(sb, r->peak_rss_bytes);
-    json_key(sb, &first, "current_rss_bytes");
-    json_i64(sb, r->current_rss_bytes);
-    json_key(sb, &first, "cpu_percent_mean");
-    vsri_sb_json_number(sb, r->cpu_percent_mean);
-    json_key(sb, &first, "cpu_percent_peak");
-    vsri_sb_json_number(sb, r->cpu_percent_peak);
-    json_key(sb, &first, "peak_device_bytes");
-    json_i64(sb, r->peak_device_bytes);
-    json_key(sb, &first, "device_total_bytes");
-    json_i64(sb, r->device_total_bytes);
-    json_key(sb, &first, "gpu_util_percent_peak");
-    vsri_sb_json_number(sb, r->gpu_util_percent_peak);
-    json_key(sb, &first, "samples");
-    json_i64(sb, r->samples);
-    json_key(sb, &first, "max_frames_in_flight");
-    json_i64(sb, r->max_frames_in_flight);
-    json_key(sb, &first, "queue_depth");
-    json_i64(sb, r->queue_depth);
-    vsri_sb_puts(sb, "},\n");
-
-    /* PSNR is capped (VSRI_PSNR_CAP_DB), so only "not measured" is null. */
-    const vsr_quality_stats *q = &s->quality;
-    vsri_sb_puts(sb, "  \"quality\": {");
-    first = 1;
-    json_key(sb, &first, "frames");
-    json_i64(sb, q->frames);
-    json_key(sb, &first, "psnr_mean");
-    vsri_sb_json_number(sb, q->psnr_mean);
-    json_key(sb, &first, "psnr_min");
-    vsri_sb_json_number(sb, q->psnr_min);
-    json_key(sb, &first, "ssim_mean");
-    vsri_sb_json_number(sb, q->ssim_mean);
-    json_key(sb, &first, "ssim_min");
-    vsri_sb_json_number(sb, q->ssim_min);
-    json_key(sb, &first, "per_frame_truncated");
-    vsri_sb_puts(sb, s->quality_frames_truncated ? "true" : "false");
-    json_key(sb, &first, "per_frame");
-    vsri_sb_puts(sb, "[");
-    for (int64_t i = 0; i < s->n_quality_frames; i++) {
-        const vsri_quality_frame *f = &s->quality_frames[i];
-        vsri_sb_puts(sb, i ? ",\n    {\"frame\": " : "\n    {\"frame\": ");
-        json_i64(sb, f->frame_index);
-        vsri_sb_puts(sb, ", \"psnr_db\": ");
-        vsri_sb_json_number(sb, f->psnr_db);
-        vsri_sb_puts(sb, ", \"ssim\": ");
-        vsri_sb_json_number(sb, f->ssim);
-        vsri_sb_puts(sb, "}");
-    }
-    vsri_sb_puts(sb, s->n_quality_frames ? "\n  ]},\n" : "]},\n");
-
-    vsri_sb_puts(sb, "  \"history\": [");
-    for (int i = 0; i < s->n_history; i++) {
-        vsri_sb_puts(sb, i ? ",\n    " : "\n    ");
-        json_record(sb, &s->history[i]);
-    }
-    vsri_sb_puts(sb, s->n_history ? "\n  ]\n}\n" : "]\n}\n");
+    vsri_sb_puts(sb, text);
+    free(text);
 }
 
 /* ---------------------------------------------------------------- CSV */

@@ -6,6 +6,7 @@
 #include <libavutil/pixdesc.h>
 
 #include "convert.h"
+#include "ffmpeg_compat.h"
 #include "frame_internal.h"
 
 static const struct {
@@ -349,7 +350,7 @@ int vsr_frame_set_pts(vsr_frame *f, int64_t pts)
 
 int64_t vsr_frame_duration(const vsr_frame *f)
 {
-    return f ? f->av->pkt_duration : 0;
+    return f ? VSRI_FRAME_DURATION(f->av) : 0;
 }
 
 int vsr_frame_set_duration(vsr_frame *f, int64_t duration)
@@ -357,7 +358,7 @@ int vsr_frame_set_duration(vsr_frame *f, int64_t duration)
     int err = check_settable(f, "vsr_frame_set_duration");
     if (err < 0)
         return err;
-    f->av->pkt_duration = duration;
+    VSRI_FRAME_DURATION(f->av) = duration;
     return 0;
 }
 

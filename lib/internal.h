@@ -53,6 +53,15 @@ void vsri_set_last_error(const char *msg);
 void vsri_log(int level, const char *fmt, ...) VSRI_PRINTF(2, 3);
 void vsri_vlog(int level, const char *fmt, va_list ap);
 void vsri_log_to(vsr_log_callback cb, void *user, int level, const char *fmt, ...) VSRI_PRINTF(4, 5);
+/* The sink for messages logged on this thread without one of their own
+ * (NULL: the global sink), until changed again; returns the one before,
+ * for vsri_log_restore_thread_sink. */
+typedef struct vsri_log_sink {
+    vsr_log_callback cb;
+    void *user;
+} vsri_log_sink;
+vsri_log_sink vsri_log_set_thread_sink(vsr_log_callback cb, void *user);
+void vsri_log_restore_thread_sink(vsri_log_sink before);
 
 /* Monotonic clock in nanoseconds. */
 int64_t vsri_now_ns(void);

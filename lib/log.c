@@ -1,6 +1,11 @@
 /* Logging: one process-wide sink (stderr by default), optional per-session
  * sinks, and an optional bridge from FFmpeg's av_log. Calls into sinks are
- * serialised by one mutex, as the header promises. */
+ * serialised by one mutex, as the header promises.
+ *
+ * A message goes to the sink it names (vsri_log_to), else to the sink of
+ * the work this thread is doing (vsri_log_set_thread_sink: a session's run
+ * sets its sink on each of its threads, so decoder, encoder, model and
+ * resume messages reach it), else to the process-wide one. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +18,22 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static vsr_log_callback global_cb;
 static void *global_user;
 static int global_level = VSR_LOG_WARNING;
+static _Thread_local vsr_log_callback thread_cb;
+static _Thread_local void *thread_user;
+
+vsri_log_sink vsri_log_set_thread_sink(vsr_log_callback cb, void *user)
+{
+    vsri_log_sink before = {thread_cb, thread_user};
+    thread_cb = cb;
+    thread_user = user;
+    return before;
+}
+
+void vsri_log_restore_thread_sink(vsri_log_sink before)
+{
+    thread_cb = before.cb;
+    thread_user = before.user;
+}
 
 static const char *level_name(int level)
 {
@@ -46,6 +67,10 @@ static void emit(vsr_log_callback cb, void *user, int level, const char *fmt, va
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = 0;
+    if (!cb) {
+        cb = thread_cb;
+        user = thread_user;
+    }
     pthread_mutex_lock(&log_lock);
     if (level <= global_level) {
         if (!cb) {

@@ -1,7 +1,8 @@
 /*
  * vsr_model: load a TorchScript model through the shim, read and check
  * its card against one real forward pass, resolve "auto" precision by
- * measuring, and estimate the memory and time per pixel for sizing.
+ * measuring (or from the start-up cache), and estimate the memory and time
+ * per pixel for sizing.
  */
 #include <math.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include "model_internal.h"
 #include "modelcard.h"
 #include "process.h"
+#include "startup_cache.h"
 #include "sysinfo.h"
 
 const char *vsr_precision_name(vsr_precision p)
@@ -214,6 +216,7 @@ void vsr_model_settings_default(vsr_model_settings *s)
     s->device = "cpu";
     s->precision = VSR_PRECISION_AUTO;
     s->cuda_graph = 0;
+    s->cache = 1;
 }
 
 static int validate(const vsr_model_settings *s)
@@ -224,13 +227,21 @@ static int validate(const vsr_model_settings *s)
         return vsri_error(VSR_EINVAL, "precision %d is not one of auto, fp32, bf16, fp16", (int)s->precision);
     if (s->cuda_graph != 0 && s->cuda_graph != 1)
         return vsri_error(VSR_EINVAL, "cuda_graph %d must be 0 or 1", s->cuda_graph);
+    if (s->cache != 0 && s->cache != 1)
+        return vsri_error(VSR_EINVAL, "cache %d must be 0 or 1", s->cache);
     return 0;
 }
 
-/* Load one instance at a fixed precision and check it. */
+static double ms_since(int64_t t0)
+{
+    return (vsri_now_ns() - t0) / 1e6;
+}
+
+/* Load one instance at a fixed precision (no pass run yet). */
 static int load_at(const vsr_model_settings *s, vsr_precision p, vsr_model **out)
 {
     *out = NULL;
+    int64_t t0 = vsri_now_ns();
     vsr_model *m = calloc(1, sizeof(*m));
     if (!m)
         return VSR_ENOMEM;
@@ -267,6 +278,7 @@ static int load_at(const vsr_model_settings *s, vsr_precision p, vsr_model **out
     }
     m->card.size = sizeof(m->card);
     rc = vsri_card_parse(card, strlen(card), &m->card, err, sizeof(err));
+    vsri_sha256_hex(card, strlen(card), m->card_sha256);
     free(card);
     if (rc < 0) {
         vsr_model_unref(&m);
@@ -275,65 +287,96 @@ static int load_at(const vsr_model_settings *s, vsr_precision p, vsr_model **out
     m->precision = (vsr_precision)vsrt_precision(m->shim);
     vsri_strlcpy(m->device, vsrt_device_name(m->shim), sizeof(m->device));
     m->cuda = vsrt_is_cuda(m->shim);
+    vsri_log(VSR_LOG_INFO, "start-up: model '%s' read (%s, %s) in %.0f ms", s->path,
+             vsr_precision_name(m->precision), m->device, ms_since(t0));
     *out = m;
     return 0;
 }
 
-/* Check pass plus sizing measurements: memory per pixel from the first
- * pass (64x64), time per pixel from the fastest of `timed_passes` more at
- * timed_side x timed_side (the first pass includes one-time set-up, so it
- * is not timed). The fp32/bf16 choice times at 160x160: at 64x64 fixed
- * costs hide the per-pixel ones (the tiny test model measured bf16 1.4x
- * faster there and ran 3x slower in it at 320x180). */
-static int check_and_measure(vsr_model *m, int timed_passes, int timed_side)
+/* The check pass (64x64, rounded up to the card's size_multiple): the
+ * output shape against the card; with measure, also the memory per pixel
+ * (from its allocations) and a first time per pixel. */
+static int check_pass(vsr_model *m, int measure)
 {
     int mult = m->card.size_multiple > 0 ? m->card.size_multiple : 1;
     int side = (64 + mult - 1) / mult * mult;
-    int tside = (timed_side + mult - 1) / mult * mult;
-    int64_t ns = 0, mem = -1;
-    int err = run_check(m, side, &ns, &mem);
+    int64_t t0 = vsri_now_ns(), ns = 0, mem = -1;
+    int err = run_check(m, side, &ns, measure ? &mem : NULL);
     if (err < 0)
         return err;
-    int frames = vsri_model_step_frames(&m->card);
-    double px = (double)side * side * frames;
-    /* the floor is the input and output tensors themselves */
-    double floor_bpp = 4.0 * 3 * (1 + m->card.scale * m->card.scale);
-    m->bytes_per_pixel = mem > 0 ? fmax(1.25 * mem / px, floor_bpp) : 64 * floor_bpp;
-    m->ns_per_pixel = ns / px;
-    double tpx = (double)tside * tside * frames;
-    for (int i = 0; i < timed_passes; i++) {
-        err = run_check(m, tside, &ns, NULL);
-        if (err < 0)
-            return err;
-        if (i == 0 || ns / tpx < m->ns_per_pixel)
-            m->ns_per_pixel = ns / tpx;
+    vsri_log(VSR_LOG_INFO, "start-up: check pass (%s, %dx%d) in %.0f ms", vsr_precision_name(m->precision), side,
+             side, ms_since(t0));
+    if (measure) {
+        double px = (double)side * side * vsri_model_step_frames(&m->card);
+        /* the floor is the input and output tensors themselves */
+        double floor_bpp = 4.0 * 3 * (1 + m->card.scale * m->card.scale);
+        m->bytes_per_pixel = mem > 0 ? fmax(1.25 * mem / px, floor_bpp) : 64 * floor_bpp;
+        m->ns_per_pixel = ns / px;
     }
     return 0;
 }
 
-/* "auto" precision on CPU is decided by measurement and remembered per
- * model file and thread count, so later sessions load at once. */
-typedef struct precision_choice {
+/* Time per pixel: the fastest of `passes` passes at side x side (the
+ * check pass includes one-time set-up, so it is not the measure). The
+ * fp32/bf16 choice times at 160x160: at 64x64 fixed costs hide the
+ * per-pixel ones (the tiny test model measured bf16 1.4x faster there and
+ * ran 3x slower in it at 320x180). */
+static int measure_speed(vsr_model *m, int passes, int side)
+{
+    int mult = m->card.size_multiple > 0 ? m->card.size_multiple : 1;
+    side = (side + mult - 1) / mult * mult;
+    double px = (double)side * side * vsri_model_step_frames(&m->card);
+    for (int i = 0; i < passes; i++) {
+        int64_t ns = 0;
+        int err = run_check(m, side, &ns, NULL);
+        if (err < 0)
+            return err;
+        vsri_log(VSR_LOG_DEBUG, "start-up: measuring %s at %dx%d: %.1f ns/px", vsr_precision_name(m->precision),
+                 side, side, ns / px);
+        if (i == 0 || ns / px < m->ns_per_pixel)
+            m->ns_per_pixel = ns / px;
+    }
+    return 0;
+}
+
+/* Load at p and measure (check pass, then `passes` timed at side). */
+static int load_measured(const vsr_model_settings *s, vsr_precision p, int passes, int side, vsr_model **out)
+{
+    int err = load_at(s, p, out);
+    if (err >= 0)
+        err = check_pass(*out, 1);
+    if (err >= 0)
+        err = measure_speed(*out, passes, side);
+    if (err < 0)
+        vsr_model_unref(out);
+    return err;
+}
+
+/* "auto" precision on the CPU is decided by measuring, remembered in this
+ * process per model file and thread count, and kept in the start-up cache
+ * for later processes (startup_cache.h). */
+typedef struct remembered_choice {
     char *path;
-    int64_t mtime, size;
+    int64_t mtime_ns, size;
     int threads;
-    vsr_precision p;
-    struct precision_choice *next;
-} precision_choice;
-static precision_choice *choices;
+    vsri_startup_choice choice;
+    struct remembered_choice *next;
+} remembered_choice;
+static remembered_choice *choices;
 static pthread_mutex_t choices_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int remembered(const char *path, int threads, vsr_precision *p)
+static int remembered(const char *path, int threads, vsri_startup_choice *out)
 {
     struct stat st;
     if (stat(path, &st) != 0)
         return 0;
+    int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     int found = 0;
     pthread_mutex_lock(&choices_lock);
-    for (precision_choice *c = choices; c; c = c->next)
-        if (!strcmp(c->path, path) && c->mtime == (int64_t)st.st_mtime && c->size == (int64_t)st.st_size &&
+    for (remembered_choice *c = choices; c; c = c->next)
+        if (!strcmp(c->path, path) && c->mtime_ns == mtime && c->size == (int64_t)st.st_size &&
             c->threads == threads) {
-            *p = c->p;
+            *out = c->choice;
             found = 1;
             break;
         }
@@ -341,18 +384,18 @@ static int remembered(const char *path, int threads, vsr_precision *p)
     return found;
 }
 
-static void remember(const char *path, int threads, vsr_precision p)
+static void remember(const char *path, int threads, const vsri_startup_choice *choice)
 {
     struct stat st;
-    precision_choice *c = calloc(1, sizeof(*c));
+    remembered_choice *c = calloc(1, sizeof(*c));
     if (!c || stat(path, &st) != 0 || !(c->path = strdup(path))) {
         free(c);
         return;
     }
-    c->mtime = (int64_t)st.st_mtime;
+    c->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     c->size = (int64_t)st.st_size;
     c->threads = threads;
-    c->p = p;
+    c->choice = *choice;
     pthread_mutex_lock(&choices_lock);
     c->next = choices;
     choices = c;
@@ -361,6 +404,102 @@ static void remember(const char *path, int threads, vsr_precision p)
 
 /* bf16 must beat fp32 by this factor to be chosen: it costs precision. */
 #define BF16_MIN_SPEEDUP 1.15
+
+/* Measure fp32, and bf16 where the CPU has bf16 instructions; keep the faster. */
+static int choose_by_measuring(const vsr_model_settings *s, vsr_model **out, vsri_startup_choice *choice)
+{
+    int64_t t0 = vsri_now_ns();
+    vsri_sysinfo si;
+    int bf16_hw = vsri_sysinfo_get(&si) >= 0 && (si.has_avx512_bf16 || si.has_amx_bf16);
+    vsr_model *m = NULL;
+    int err = load_measured(s, VSR_PRECISION_FP32, 2, 160, &m);
+    if (err < 0)
+        return err;
+    choice->fp32_ns_per_pixel = m->ns_per_pixel;
+    choice->bf16_ns_per_pixel = -1;
+    if (bf16_hw) {
+        vsr_model *b = NULL;
+        if (load_measured(s, VSR_PRECISION_BF16, 2, 160, &b) >= 0) {
+            choice->bf16_ns_per_pixel = b->ns_per_pixel;
+            if (b->ns_per_pixel * BF16_MIN_SPEEDUP < m->ns_per_pixel) {
+                vsr_model_unref(&m);
+                m = b;
+            } else {
+                vsr_model_unref(&b);
+            }
+        }
+    }
+    choice->precision = m->precision;
+    choice->bytes_per_pixel = m->bytes_per_pixel;
+    choice->ns_per_pixel = m->ns_per_pixel;
+    memcpy(choice->card_sha256, m->card_sha256, sizeof(choice->card_sha256));
+    if (choice->bf16_ns_per_pixel > 0)
+        vsri_log(VSR_LOG_INFO, "start-up: precision choice measured in %.0f ms: %s (bf16 %.1f ns/px, fp32 %.1f ns/px)",
+                 ms_since(t0), vsr_precision_name(m->precision), choice->bf16_ns_per_pixel,
+                 choice->fp32_ns_per_pixel);
+    else
+        vsri_log(VSR_LOG_INFO, "start-up: precision choice measured in %.0f ms: fp32 (%.1f ns/px; %s)", ms_since(t0),
+                 choice->fp32_ns_per_pixel, bf16_hw ? "bf16 failed to load" : "no bf16 instructions");
+    *out = m;
+    return 0;
+}
+
+/* A choice made earlier: load at its precision and run the check pass;
+ * the speeds are the ones measured then. 1 when used; 0 when the model's
+ * card is not the one measured (then nothing is loaded). */
+static int load_chosen(const vsr_model_settings *s, const vsri_startup_choice *choice, const char *from,
+                       vsr_model **out)
+{
+    int err = load_at(s, choice->precision, out);
+    if (err < 0)
+        return err;
+    vsr_model *m = *out;
+    if (strcmp(m->card_sha256, choice->card_sha256) != 0) {
+        vsri_log(VSR_LOG_INFO, "start-up: the model card differs from the one measured (%s): measuring again",
+                 from);
+        vsr_model_unref(out);
+        return 0;
+    }
+    err = check_pass(m, 0);
+    if (err < 0) {
+        vsr_model_unref(out);
+        return err;
+    }
+    m->bytes_per_pixel = choice->bytes_per_pixel;
+    m->ns_per_pixel = choice->ns_per_pixel;
+    if (choice->bf16_ns_per_pixel > 0)
+        vsri_log(VSR_LOG_INFO, "start-up: precision choice %s: %s (bf16 %.1f ns/px, fp32 %.1f ns/px when measured)",
+                 from, vsr_precision_name(m->precision), choice->bf16_ns_per_pixel, choice->fp32_ns_per_pixel);
+    else
+        vsri_log(VSR_LOG_INFO, "start-up: precision choice %s: %s (%.1f ns/px when measured)", from,
+                 vsr_precision_name(m->precision), choice->fp32_ns_per_pixel);
+    return 1;
+}
+
+/* "auto" on the CPU: remembered in this process, else cached, else measured. */
+static int open_auto_cpu(const vsr_model_settings *s, int threads, vsr_model **out)
+{
+    vsri_startup_choice choice;
+    char file[4200];
+    int r = 0;
+    if (s->cache && remembered(s->path, threads, &choice))
+        r = load_chosen(s, &choice, "remembered from an earlier load in this process", out);
+    else if (s->cache && vsri_startup_cache_get(s->path, threads, &choice, file, sizeof(file))) {
+        char from[4300];
+        snprintf(from, sizeof(from), "from the start-up cache '%s'", file);
+        r = load_chosen(s, &choice, from, out);
+    } else if (!s->cache) {
+        vsri_log(VSR_LOG_INFO, "start-up: cache off: measuring the precision choice");
+    }
+    if (r != 0)
+        return r < 0 ? r : 0;
+    int err = choose_by_measuring(s, out, &choice);
+    if (err < 0 || !s->cache)
+        return err;
+    remember(s->path, threads, &choice);
+    vsri_startup_cache_put(s->path, threads, &choice);
+    return 0;
+}
 
 int vsr_model_open(vsr_model **out, const vsr_model_settings *settings)
 {
@@ -374,6 +513,7 @@ int vsr_model_open(vsr_model **out, const vsr_model_settings *settings)
     int err = VSRI_SETTINGS_IN(&s, settings, "vsr_model_settings");
     if (err < 0 || (err = validate(&s)) < 0)
         return err;
+    int64_t t0 = vsri_now_ns();
     /* the thread count in force is part of what the precision choice measured */
     int threads = vsri_process_threads();
 
@@ -381,9 +521,7 @@ int vsr_model_open(vsr_model **out, const vsr_model_settings *settings)
     int cpu = !s.device || !strcmp(s.device, "cpu");
     vsr_model *m = NULL;
     if (want != VSR_PRECISION_AUTO) {
-        err = load_at(&s, want, &m);
-        if (err >= 0)
-            err = check_and_measure(m, 1, 64);
+        err = load_measured(&s, want, 1, 64, &m);
     } else if (!cpu) {
         /* CUDA (or "auto" device): fp16 on a GPU, fp32 if it ends up on the CPU */
         err = load_at(&s, VSR_PRECISION_FP16, &m);
@@ -391,37 +529,10 @@ int vsr_model_open(vsr_model **out, const vsr_model_settings *settings)
             vsr_model_unref(&m);
             err = load_at(&s, VSR_PRECISION_FP32, &m);
         }
-        if (err >= 0)
-            err = check_and_measure(m, 1, 64);
-    } else if (remembered(s.path, threads, &want)) {
-        err = load_at(&s, want, &m);
-        if (err >= 0)
-            err = check_and_measure(m, 1, 64);
+        if (err >= 0 && (err = check_pass(m, 1)) >= 0)
+            err = measure_speed(m, 1, 64);
     } else {
-        vsri_sysinfo si;
-        int bf16_hw = vsri_sysinfo_get(&si) >= 0 && (si.has_avx512_bf16 || si.has_amx_bf16);
-        err = load_at(&s, VSR_PRECISION_FP32, &m);
-        if (err >= 0)
-            err = check_and_measure(m, 2, 160);
-        if (err >= 0 && bf16_hw) {
-            vsr_model *b = NULL;
-            int berr = load_at(&s, VSR_PRECISION_BF16, &b);
-            if (berr >= 0)
-                berr = check_and_measure(b, 2, 160);
-            if (berr >= 0 && b->ns_per_pixel * BF16_MIN_SPEEDUP < m->ns_per_pixel) {
-                vsri_log(VSR_LOG_INFO, "model '%s': bf16 %.1f ns/px vs fp32 %.1f ns/px: using bf16",
-                         s.path, b->ns_per_pixel, m->ns_per_pixel);
-                vsr_model_unref(&m);
-                m = b;
-            } else {
-                if (berr >= 0)
-                    vsri_log(VSR_LOG_INFO, "model '%s': bf16 %.1f ns/px vs fp32 %.1f ns/px: using fp32",
-                             s.path, b->ns_per_pixel, m->ns_per_pixel);
-                vsr_model_unref(&b);
-            }
-        }
-        if (err >= 0)
-            remember(s.path, threads, m->precision);
+        err = open_auto_cpu(&s, threads, &m);
     }
     if (err < 0) {
         vsr_model_unref(&m);
@@ -430,6 +541,7 @@ int vsr_model_open(vsr_model **out, const vsr_model_settings *settings)
     vsri_log(VSR_LOG_INFO, "model '%s' (%s, x%d) on %s in %s, %d threads, ~%.0f bytes and %.1f ns per pixel",
              s.path, m->card.name, m->card.scale, m->device, vsr_precision_name(m->precision), threads,
              m->bytes_per_pixel, m->ns_per_pixel);
+    vsri_log(VSR_LOG_INFO, "start-up: model ready in %.0f ms", ms_since(t0));
     *out = m;
     return 0;
 }

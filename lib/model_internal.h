@@ -22,6 +22,7 @@ struct vsr_model {
      * (bytes) and time per input pixel (ns); used to size tiles and chunks */
     double bytes_per_pixel;
     double ns_per_pixel;
+    char card_sha256[65]; /* of the card's text: the start-up cache checks it */
 };
 
 /* Run the model; errors become VSR_ERROR_MODEL_RUN / VSR_ERROR_DEVICE_OOM

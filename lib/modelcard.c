@@ -11,13 +11,13 @@
 #include <string.h>
 
 #include "internal.h"
-#include "json.h"
+#include "jsontext.h"
 #include "modelcard.h"
 
 #define CARD_FORMAT "libvsr-model-card"
 
 typedef struct card_ctx {
-    const vsri_json *root;
+    const json_t *root;
     char msg[320];
 } card_ctx;
 
@@ -32,36 +32,21 @@ static int card_fail(card_ctx *c, const char *fmt, ...)
     return VSR_ERROR_MODEL;
 }
 
-/* "0", "2.5", "the string \"x\"", "an array", ... for "got ..." messages. */
-static void describe(const vsri_json *v, char *buf, size_t cap)
+/* v is a number with an integral value (2 and 2.0 both are); in *out. */
+static int integral_number(const json_t *v, double *out)
 {
-    switch (vsri_json_type_of(v)) {
-    case VSRI_JSON_NULL: snprintf(buf, cap, "null"); break;
-    case VSRI_JSON_BOOL: snprintf(buf, cap, "%s", vsri_json_bool(v, 0) ? "true" : "false"); break;
-    case VSRI_JSON_NUMBER: snprintf(buf, cap, "%.15g", vsri_json_number(v, 0)); break;
-    case VSRI_JSON_STRING: {
-        /* Quote at most 40 bytes, cut at a UTF-8 character boundary. */
-        const char *s = vsri_json_string(v, "");
-        size_t n = strlen(s), shown = n;
-        if (shown > 40) {
-            shown = 40;
-            while (shown > 0 && ((unsigned char)s[shown] & 0xC0) == 0x80)
-                shown--;
-        }
-        snprintf(buf, cap, "the string \"%.*s%s\"", (int)shown, s, shown < n ? "..." : "");
-        break;
-    }
-    case VSRI_JSON_ARRAY: snprintf(buf, cap, "an array"); break;
-    case VSRI_JSON_OBJECT: snprintf(buf, cap, "an object"); break;
-    }
+    if (!json_is_number(v))
+        return 0;
+    *out = json_number_value(v);
+    return isfinite(*out) && *out == trunc(*out);
 }
 
 /* An integer member of obj in [min, max]; absent members take dflt unless
  * required. label names the key in messages (e.g. "receptive_field.spatial"). */
-static int get_int(card_ctx *c, const vsri_json *obj, const char *key, const char *label, int min,
+static int get_int(card_ctx *c, const json_t *obj, const char *key, const char *label, int min,
                    int max, int required, int dflt, int *out)
 {
-    const vsri_json *v = vsri_json_get(obj, key);
+    const json_t *v = json_object_get(obj, key);
     if (!v) {
         if (required)
             return card_fail(c, "missing required key '%s' (an integer from %d to %d)", label, min,
@@ -69,10 +54,10 @@ static int get_int(card_ctx *c, const vsri_json *obj, const char *key, const cha
         *out = dflt;
         return 0;
     }
-    int64_t i;
-    if (vsri_json_int(v, &i) < 0 || i < min || i > max) {
+    double i;
+    if (!integral_number(v, &i) || i < min || i > max) {
         char got[80];
-        describe(v, got, sizeof(got));
+        vsri_jtext_describe(v, got, sizeof(got));
         return card_fail(c, "'%s' must be an integer from %d to %d, got %s", label, min, max, got);
     }
     *out = (int)i;
@@ -94,14 +79,14 @@ static int get_choice(card_ctx *c, const char *key, const char *const *options, 
             break;
         used += (size_t)w;
     }
-    const vsri_json *v = vsri_json_get(c->root, key);
+    const json_t *v = json_object_get(c->root, key);
     if (!v) {
         if (required)
             return card_fail(c, "missing required key '%s' (%s)", key, expected);
         *out = dflt;
         return 0;
     }
-    const char *s = vsri_json_string(v, NULL);
+    const char *s = json_string_value(v);
     for (int i = 0; s && i < n; i++) {
         if (strcmp(s, options[i]) == 0) {
             *out = i;
@@ -109,7 +94,7 @@ static int get_choice(card_ctx *c, const char *key, const char *const *options, 
         }
     }
     char got[80];
-    describe(v, got, sizeof(got));
+    vsri_jtext_describe(v, got, sizeof(got));
     return card_fail(c, "'%s' must be %s, got %s", key, expected, got);
 }
 
@@ -117,7 +102,7 @@ static int get_choice(card_ctx *c, const char *key, const char *const *options, 
 static int get_text(card_ctx *c, const char *key, size_t min_len, size_t cap, int required,
                     char *dst)
 {
-    const vsri_json *v = vsri_json_get(c->root, key);
+    const json_t *v = json_object_get(c->root, key);
     if (!v) {
         if (required)
             return card_fail(c, "missing required key '%s' (a string of %zu to %zu bytes)", key,
@@ -125,7 +110,7 @@ static int get_text(card_ctx *c, const char *key, size_t min_len, size_t cap, in
         dst[0] = 0;
         return 0;
     }
-    const char *s = vsri_json_string(v, NULL);
+    const char *s = json_string_value(v);
     size_t n = s ? strlen(s) : 0;
     int control = 0;
     for (size_t i = 0; i < n; i++)
@@ -133,7 +118,7 @@ static int get_text(card_ctx *c, const char *key, size_t min_len, size_t cap, in
             control = 1;
     if (!s || n < min_len || n >= cap || control) {
         char got[80];
-        describe(v, got, sizeof(got));
+        vsri_jtext_describe(v, got, sizeof(got));
         return card_fail(c, "'%s' must be a string of %zu to %zu bytes without control characters, got %s%s",
                          key, min_len, cap - 1, got,
                          s && n >= cap ? " (too long)" : (control ? " (has control characters)" : ""));
@@ -144,22 +129,21 @@ static int get_text(card_ctx *c, const char *key, size_t min_len, size_t cap, in
 
 static int get_range(card_ctx *c, vsr_model_card *card)
 {
-    const vsri_json *v = vsri_json_get(c->root, "range");
+    const json_t *v = json_object_get(c->root, "range");
     if (!v)
         return card_fail(c, "missing required key 'range' ([min, max], e.g. [0.0, 1.0])");
-    const vsri_json *lo = vsri_json_at(v, 0), *hi = vsri_json_at(v, 1);
-    if (vsri_json_type_of(v) != VSRI_JSON_ARRAY || vsri_json_count(v) != 2 ||
-        vsri_json_type_of(lo) != VSRI_JSON_NUMBER || vsri_json_type_of(hi) != VSRI_JSON_NUMBER) {
+    const json_t *lo = json_array_get(v, 0), *hi = json_array_get(v, 1);
+    if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_number(lo) || !json_is_number(hi)) {
         char got[80];
-        if (vsri_json_type_of(v) != VSRI_JSON_ARRAY)
-            describe(v, got, sizeof(got));
-        else if (vsri_json_count(v) != 2)
-            snprintf(got, sizeof(got), "an array of %d values", vsri_json_count(v));
+        if (!json_is_array(v))
+            vsri_jtext_describe(v, got, sizeof(got));
+        else if (json_array_size(v) != 2)
+            snprintf(got, sizeof(got), "an array of %zu values", json_array_size(v));
         else
             snprintf(got, sizeof(got), "an array of two values that are not both numbers");
         return card_fail(c, "'range' must be an array of two numbers [min, max], got %s", got);
     }
-    double a = vsri_json_number(lo, 0), b = vsri_json_number(hi, 0);
+    double a = json_number_value(lo), b = json_number_value(hi);
     /* The parser only yields finite numbers; they must also fit a float. */
     if (!isfinite(a) || !isfinite(b) || fabs(a) > FLT_MAX || fabs(b) > FLT_MAX)
         return card_fail(c, "'range' values must be finite 32-bit floats, got [%g, %g]", a, b);
@@ -172,37 +156,37 @@ static int get_range(card_ctx *c, vsr_model_card *card)
 
 static int parse_fields(card_ctx *c, vsr_model_card *card)
 {
-    const vsri_json *root = c->root;
+    const json_t *root = c->root;
     int r;
-    if (vsri_json_type_of(root) != VSRI_JSON_OBJECT) {
+    if (!json_is_object(root)) {
         char got[80];
-        describe(root, got, sizeof(got));
+        vsri_jtext_describe(root, got, sizeof(got));
         return card_fail(c, "must be a JSON object, got %s", got);
     }
 
     /* format and version first: a file that is not a card, or a card from
      * a newer libvsr, gets that message rather than one about a field. */
-    const vsri_json *format = vsri_json_get(root, "format");
-    const char *fs = vsri_json_string(format, NULL);
+    const json_t *format = json_object_get(root, "format");
+    const char *fs = json_string_value(format);
     if (!fs || strcmp(fs, CARD_FORMAT) != 0) {
         char got[80] = "nothing";
         if (format)
-            describe(format, got, sizeof(got));
+            vsri_jtext_describe(format, got, sizeof(got));
         return card_fail(c, "'format' must be \"" CARD_FORMAT "\", got %s: not a libvsr model card",
                          got);
     }
-    const vsri_json *version = vsri_json_get(root, "version");
-    int64_t ver;
+    const json_t *version = json_object_get(root, "version");
+    double ver;
     if (!version)
         return card_fail(c, "missing required key 'version' (an integer, %d)", VSRI_CARD_VERSION);
-    if (vsri_json_int(version, &ver) < 0 || ver < 1) {
+    if (!integral_number(version, &ver) || ver < 1) {
         char got[80];
-        describe(version, got, sizeof(got));
+        vsri_jtext_describe(version, got, sizeof(got));
         return card_fail(c, "'version' must be a positive integer, got %s", got);
     }
     if (ver > VSRI_CARD_VERSION)
-        return card_fail(c, "version %lld is newer than this libvsr reads (up to %d): "
-                         "upgrade libvsr to use this model", (long long)ver, VSRI_CARD_VERSION);
+        return card_fail(c, "version %.0f is newer than this libvsr reads (up to %d): "
+                         "upgrade libvsr to use this model", ver, VSRI_CARD_VERSION);
 
     if ((r = get_text(c, "name", 1, sizeof(card->name), 1, card->name)) < 0)
         return r;
@@ -228,10 +212,10 @@ static int parse_fields(card_ctx *c, vsr_model_card *card)
         return r;
     card->center_only = out == 1;
 
-    const vsri_json *rf = vsri_json_get(root, "receptive_field");
-    if (rf && vsri_json_type_of(rf) != VSRI_JSON_OBJECT) {
+    const json_t *rf = json_object_get(root, "receptive_field");
+    if (rf && !json_is_object(rf)) {
         char got[80];
-        describe(rf, got, sizeof(got));
+        vsri_jtext_describe(rf, got, sizeof(got));
         return card_fail(c, "'receptive_field' must be an object {\"spatial\": ..., \"temporal\": ...}, "
                          "got %s", got);
     }
@@ -243,13 +227,13 @@ static int parse_fields(card_ctx *c, vsr_model_card *card)
         return r;
     if ((r = get_text(c, "license", 0, sizeof(card->license), 0, card->license)) < 0)
         return r;
-    const vsri_json *pool = vsri_json_get(root, "global_pool");
-    if (pool && vsri_json_type_of(pool) != VSRI_JSON_BOOL) {
+    const json_t *pool = json_object_get(root, "global_pool");
+    if (pool && !json_is_boolean(pool)) {
         char got[80];
-        describe(pool, got, sizeof(got));
+        vsri_jtext_describe(pool, got, sizeof(got));
         return card_fail(c, "'global_pool' must be true or false, got %s", got);
     }
-    card->global_pool = vsri_json_bool(pool, 0);
+    card->global_pool = json_is_true(pool);
     /* "source" and "converter" are for people; unknown keys are ignored so
      * that newer minor additions do not break older readers. */
 
@@ -280,12 +264,13 @@ int vsri_card_parse(const char *json, size_t len, vsr_model_card *card, char *er
 
     card_ctx c;
     memset(&c, 0, sizeof(c));
-    vsri_json *root = NULL;
     char jerr[256];
-    int r = vsri_json_parse(json, len, &root, jerr, sizeof(jerr));
-    if (r == VSR_ENOMEM) {
-        card_fail(&c, "%s", jerr);
-    } else if (r < 0) {
+    /* Every number is read as a double: integers are checked as integral
+     * values in their ranges, so 2.0 is 2 and a 30-digit "scale" gets a
+     * message about the scale rather than about jansson's integer type. */
+    json_t *root = vsri_jtext_load(json, len, JSON_DECODE_INT_AS_REAL, jerr, sizeof(jerr));
+    int r;
+    if (!root) {
         r = card_fail(&c, "not valid JSON: %s", jerr);
     } else {
         vsr_model_card full;
@@ -296,7 +281,7 @@ int vsri_card_parse(const char *json, size_t len, vsr_model_card *card, char *er
         if (r == 0) /* only what the caller's (possibly older) struct holds */
             r = VSRI_RESULT_OUT(card, &full, "vsr_model_card");
     }
-    vsri_json_free(root);
+    json_decref(root);
     if (r < 0) {
         if (err && errlen)
             vsri_strlcpy(err, c.msg, errlen);

@@ -55,6 +55,7 @@ typedef struct run_ctx {
     vsr_tracker *tr;
     vsr_op *run_op;        /* the run, in flight in the tracker */
     vsr_run_settings rs;
+    vsri_log_sink log_sink; /* the session's: set on every thread of the run */
     uint64_t run_id;
     int64_t start_ns;
     int64_t frames_total;
@@ -353,6 +354,7 @@ static void drop_frame(void *item)
 static void *decode_thread(void *arg)
 {
     run_ctx *c = arg;
+    vsri_log_set_thread_sink(c->log_sink.cb, c->log_sink.user);
     while (!should_stop(c)) {
         vsr_frame *f = NULL;
         int err = stage_decode(c, &f);
@@ -370,6 +372,7 @@ static void *decode_thread(void *arg)
 static void *convert_thread(void *arg)
 {
     run_ctx *c = arg;
+    vsri_log_set_thread_sink(c->log_sink.cb, c->log_sink.user);
     void *item;
     while (!should_stop(c) && vsri_queue_pop(c->q_dec, &item) == 0) {
         vsr_frame *g = NULL;
@@ -395,6 +398,7 @@ static int deliver_queued(run_ctx *c, vsr_frame *g)
 static void *infer_thread(void *arg)
 {
     run_ctx *c = arg;
+    vsri_log_set_thread_sink(c->log_sink.cb, c->log_sink.user);
     void *item;
     int r = 0;
     while (!should_stop(c) && (r = vsri_queue_pop(c->q_conv, &item)) == 0)
@@ -535,6 +539,8 @@ int vsri_upscale_run(vsr_session *ses, const char *input_path, const char *outpu
     c->range = range;
     pthread_mutex_init(&c->err_lock, NULL);
     c->ses = ses;
+    c->log_sink = vsri_session_log_sink(ses);
+    vsri_log_sink caller_sink = vsri_log_set_thread_sink(c->log_sink.cb, c->log_sink.user);
     c->tr = vsri_session_tracker(ses);
     c->start_ns = vsri_now_ns();
     c->run_id = c->tr ? vsri_tracker_new_run_id(c->tr) : 0;
@@ -711,5 +717,6 @@ done:
         vsri_set_last_error(c->err_msg);
     pthread_mutex_destroy(&c->err_lock);
     free(c);
+    vsri_log_restore_thread_sink(caller_sink);
     return err;
 }

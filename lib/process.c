@@ -1,7 +1,10 @@
 /*
  * Process-wide inference settings: libtorch's CPU thread pool, TF32 and
- * cuDNN's benchmark mode. libvsr changes them only when the application
- * calls vsr_process_configure(); the values themselves live in libtorch.
+ * cuDNN's benchmark mode. The values live in libtorch. libvsr's own
+ * forward passes use one thread per core until the application configures
+ * another count (libtorch's own default can be a single thread, which
+ * would halve an embedder's speed on two cores); TF32 and cuDNN are left
+ * as libtorch has them until vsr_process_configure().
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,10 +33,21 @@ void vsr_process_settings_default(vsr_process_settings *s)
 
 static int cores(void)
 {
+    static atomic_int known; /* read once: each forward pass asks */
+    int n = atomic_load(&known);
+    if (n > 0)
+        return n;
     vsri_sysinfo si;
-    if (vsri_sysinfo_get(&si) < 0 || si.logical_cores <= 0)
-        return 1;
-    return si.logical_cores; /* the CPUs this process may run on */
+    n = vsri_sysinfo_get(&si) < 0 || si.logical_cores <= 0 ? 1 : si.logical_cores; /* CPUs this process may use */
+    atomic_store(&known, n);
+    return n;
+}
+
+/* The thread count libvsr's forward passes use. */
+static int threads_in_use(void)
+{
+    int n = atomic_load(&wanted_threads);
+    return n > 0 ? n : cores();
 }
 
 int vsr_process_configure(const vsr_process_settings *settings)
@@ -64,12 +78,7 @@ int vsr_process_configure(const vsr_process_settings *settings)
 
 int vsri_process_threads(void)
 {
-    int n = atomic_load(&wanted_threads);
-    if (n > 0)
-        return n;
-    int threads, tf32, bench;
-    vsrt_process_get(&threads, &tf32, &bench);
-    return threads;
+    return threads_in_use();
 }
 
 int vsr_process_get_settings(vsr_process_settings *out)
@@ -88,7 +97,5 @@ int vsr_process_get_settings(vsr_process_settings *out)
 
 void vsri_process_prepare_thread(void)
 {
-    int n = atomic_load(&wanted_threads);
-    if (n > 0)
-        vsrt_use_threads(n);
+    vsrt_use_threads(threads_in_use());
 }

@@ -228,6 +228,11 @@ vsr_tracker *vsri_session_tracker(const vsr_session *ses)
     return ses->tracker;
 }
 
+vsri_log_sink vsri_session_log_sink(const vsr_session *ses)
+{
+    return (vsri_log_sink){ses->log_cb, ses->log_user};
+}
+
 const vsr_model *vsri_session_model(const vsr_session *ses)
 {
     return ses->model;

@@ -39,6 +39,8 @@ const vsr_session_settings *vsri_session_settings(const vsr_session *s);
 
 /* The tracker, and the model (name, precision and device for tracker records). */
 vsr_tracker *vsri_session_tracker(const vsr_session *s);
+/* The session's own log sink (NULL callback: none). */
+vsri_log_sink vsri_session_log_sink(const vsr_session *s);
 const vsr_model *vsri_session_model(const vsr_session *s);
 /* Fingerprint of everything that changes the output (model file, precision,
  * device, chunk and tile settings), for resume checks. */

@@ -52,6 +52,11 @@ const char *vsri_input_path(const vsr_input *in);
  * x264 and x265 close every GOP (open-gop=0), so segments can be joined. */
 void vsri_output_set_closed_gop(vsr_output *o);
 
+/* The function that hands video packets to the decoder (NULL: the default,
+ * avcodec_send_packet). Tests wrap it to make the decoder refuse packets
+ * with EAGAIN, which real decoders do only now and then. */
+void vsri_input_set_packet_sender(vsr_input *in, int (*send)(AVCodecContext *dec, const AVPacket *pkt));
+
 /* Time the last vsr_output_write_frame() spent converting the frame to
  * the encoder's format, and encoding and muxing it. */
 void vsri_output_last_times(const vsr_output *o, int64_t *convert_ns, int64_t *encode_ns);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsontext.h"
 #include "sysinfo.h"
 
 /* ---------------------------------------------------------------- /proc */
@@ -373,45 +374,47 @@ int vsri_sysinfo_get(vsri_sysinfo *out)
     return 0;
 }
 
-static void json_bool(vsri_strbuf *sb, int v)
+json_t *vsri_sysinfo_json(const vsri_sysinfo *s)
 {
-    vsri_sb_puts(sb, v ? "true" : "false");
-}
-
-void vsri_sysinfo_json(const vsri_sysinfo *s, vsri_strbuf *sb)
-{
-    vsri_sb_puts(sb, "{\"cpu_model\": ");
-    vsri_sb_json_string(sb, s->cpu_model);
-    vsri_sb_printf(sb, ", \"logical_cores\": %d, \"online_cores\": %d", s->logical_cores,
-                   s->online_cores);
-    vsri_sb_printf(sb, ", \"ram_total_bytes\": %lld, \"ram_available_bytes\": %lld",
-                   (long long)s->ram_total_bytes, (long long)s->ram_available_bytes);
-    vsri_sb_puts(sb, ", \"simd\": {\"avx2\": ");
-    json_bool(sb, s->has_avx2);
-    vsri_sb_puts(sb, ", \"avx512f\": ");
-    json_bool(sb, s->has_avx512f);
-    vsri_sb_puts(sb, ", \"avx512_bf16\": ");
-    json_bool(sb, s->has_avx512_bf16);
-    vsri_sb_puts(sb, ", \"amx_bf16\": ");
-    json_bool(sb, s->has_amx_bf16);
-    vsri_sb_puts(sb, ", \"amx_tile\": ");
-    json_bool(sb, s->has_amx_tile);
-    vsri_sb_puts(sb, "}, \"os\": ");
-    vsri_sb_json_string(sb, s->os);
-    vsri_sb_puts(sb, ", \"nvml_available\": ");
-    json_bool(sb, s->nvml_available);
-    vsri_sb_puts(sb, ", \"nvml_error\": ");
-    vsri_sb_json_string(sb, s->nvml_available ? NULL : s->nvml_error);
-    vsri_sb_puts(sb, ", \"gpus\": [");
+    int oom = 0;
+    json_t *o = json_object(), *simd = json_object(), *gpus = json_array();
+    if (!o || !simd || !gpus) {
+        json_decref(o);
+        json_decref(simd);
+        json_decref(gpus);
+        return NULL;
+    }
+    vsri_jtext_set(o, "cpu_model", vsri_jtext_string(s->cpu_model), &oom);
+    vsri_jtext_set(o, "logical_cores", json_integer(s->logical_cores), &oom);
+    vsri_jtext_set(o, "online_cores", json_integer(s->online_cores), &oom);
+    vsri_jtext_set(o, "ram_total_bytes", json_integer(s->ram_total_bytes), &oom);
+    vsri_jtext_set(o, "ram_available_bytes", json_integer(s->ram_available_bytes), &oom);
+    vsri_jtext_set(simd, "avx2", json_boolean(s->has_avx2), &oom);
+    vsri_jtext_set(simd, "avx512f", json_boolean(s->has_avx512f), &oom);
+    vsri_jtext_set(simd, "avx512_bf16", json_boolean(s->has_avx512_bf16), &oom);
+    vsri_jtext_set(simd, "amx_bf16", json_boolean(s->has_amx_bf16), &oom);
+    vsri_jtext_set(simd, "amx_tile", json_boolean(s->has_amx_tile), &oom);
+    vsri_jtext_set(o, "simd", simd, &oom);
+    vsri_jtext_set(o, "os", vsri_jtext_string(s->os), &oom);
+    vsri_jtext_set(o, "nvml_available", json_boolean(s->nvml_available), &oom);
+    vsri_jtext_set(o, "nvml_error", vsri_jtext_string(s->nvml_available ? NULL : s->nvml_error), &oom);
     for (int i = 0; i < s->gpu_count; i++) {
         const vsri_gpu_info *g = &s->gpus[i];
-        vsri_sb_printf(sb, "%s{\"index\": %d, \"name\": ", i ? ", " : "", g->index);
-        vsri_sb_json_string(sb, g->name);
-        vsri_sb_printf(sb, ", \"memory_total_bytes\": %lld, \"memory_used_bytes\": %lld",
-                       (long long)g->memory_total_bytes, (long long)g->memory_used_bytes);
-        vsri_sb_puts(sb, ", \"util_percent\": ");
-        vsri_sb_json_number(sb, g->util_percent < 0 ? NAN : g->util_percent);
-        vsri_sb_puts(sb, "}");
+        json_t *gpu = json_object();
+        if (!gpu || json_array_append_new(gpus, gpu) != 0) {
+            oom = 1;
+            break;
+        }
+        vsri_jtext_set(gpu, "index", json_integer(g->index), &oom);
+        vsri_jtext_set(gpu, "name", vsri_jtext_string(g->name), &oom);
+        vsri_jtext_set(gpu, "memory_total_bytes", json_integer(g->memory_total_bytes), &oom);
+        vsri_jtext_set(gpu, "memory_used_bytes", json_integer(g->memory_used_bytes), &oom);
+        vsri_jtext_set(gpu, "util_percent", vsri_jtext_number(g->util_percent < 0 ? NAN : g->util_percent), &oom);
     }
-    vsri_sb_puts(sb, "]}");
+    vsri_jtext_set(o, "gpus", gpus, &oom);
+    if (oom) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "internal.h"
 
 #define VSRI_SYSINFO_MAX_GPUS 16
@@ -46,8 +48,8 @@ typedef struct vsri_sysinfo {
  * only a NULL argument is an error. */
 int vsri_sysinfo_get(vsri_sysinfo *out);
 
-/* Append *s as one JSON object. */
-void vsri_sysinfo_json(const vsri_sysinfo *s, vsri_strbuf *sb);
+/* *s as one JSON object (NULL when out of memory). */
+json_t *vsri_sysinfo_json(const vsri_sysinfo *s);
 
 /* Process measurements. Each returns -1 when the value cannot be read. */
 int64_t vsri_proc_rss_bytes(void);      /* resident set now (/proc/self/statm) */

@@ -9,16 +9,25 @@
  * measured alone, libtorch's runs at memory speed and stays.)
  *
  * vsrt_use_fast_ops() rewrites a loaded module's forward graph to call
- * the vsr:: versions. Each handles the common layouts and dtypes exactly
+ * these versions. Each handles the common layouts and dtypes exactly
  * (bit for bit, tests/e2e/test_fast_ops.py) and hands anything else to
  * libtorch's own operator.
+ *
+ * The operators are registered on first use under a namespace of this copy
+ * of libvsr alone ("vsr_fast_<address>"), and unregistered when it is
+ * unloaded. A static TORCH_LIBRARY(vsr, ...) at load time made libtorch
+ * abort the process when a second libvsr (another version, or the same
+ * file loaded under two names) or anything else defining vsr:: shared it.
  */
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 #include <torch/script.h>
 #include <torch/csrc/jit/ir/ir.h>
 
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "fast_ops.h"
 
@@ -76,14 +85,33 @@ at::Tensor fast_pixel_shuffle(const at::Tensor &self, int64_t r)
 
 }
 
-TORCH_LIBRARY(vsr, m)
-{
-    m.def("pixel_shuffle(Tensor self, int upscale_factor) -> Tensor", fast_pixel_shuffle);
-}
-
 namespace {
 
-int rewrite_block(torch::jit::Block *b)
+/* The address of a function in this copy of the library tells loaded
+ * copies apart: two copies never share one. */
+std::string op_namespace()
+{
+    char name[64];
+    std::snprintf(name, sizeof(name), "vsr_fast_%" PRIxPTR, reinterpret_cast<uintptr_t>(&fast_pixel_shuffle));
+    return name;
+}
+
+/* Registers the operators once (thread-safe: a function-local static);
+ * the Library's destructor unregisters them when this copy is unloaded.
+ * Returns the fast pixel_shuffle's name for graphs. */
+c10::Symbol fast_shuffle_symbol()
+{
+    static const torch::Library library = [] {
+        torch::Library lib(torch::Library::DEF, op_namespace(), c10::nullopt, __FILE__, __LINE__);
+        lib.def("pixel_shuffle(Tensor self, int upscale_factor) -> Tensor", fast_pixel_shuffle);
+        return lib;
+    }();
+    (void)library;
+    static const c10::Symbol symbol = c10::Symbol::fromQualString(op_namespace() + "::pixel_shuffle");
+    return symbol;
+}
+
+int rewrite_block(torch::jit::Block *b, c10::Symbol fast_shuffle)
 {
     static const c10::Symbol shuffle = c10::Symbol::fromQualString("aten::pixel_shuffle");
     int count = 0;
@@ -91,11 +119,11 @@ int rewrite_block(torch::jit::Block *b)
         torch::jit::Node *node = *it;
         ++it;
         for (torch::jit::Block *sub : node->blocks())
-            count += rewrite_block(sub);
+            count += rewrite_block(sub, fast_shuffle);
         if (node->kind() != shuffle || node->inputs().size() != 2 || node->outputs().size() != 1)
             continue;
         torch::jit::Node *fast =
-            b->owningGraph()->create(c10::Symbol::fromQualString("vsr::pixel_shuffle"), node->inputs(), 1);
+            b->owningGraph()->create(fast_shuffle, node->inputs(), 1);
         fast->insertBefore(node);
         fast->output()->setType(node->output()->type());
         node->output()->replaceAllUsesWith(fast->output());
@@ -109,5 +137,5 @@ int rewrite_block(torch::jit::Block *b)
 
 int vsrt_use_fast_ops(torch::jit::Module &module)
 {
-    return rewrite_block(module.get_method("forward").graph()->block());
+    return rewrite_block(module.get_method("forward").graph()->block(), fast_shuffle_symbol());
 }

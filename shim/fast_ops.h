@@ -4,8 +4,8 @@
 
 #include <torch/script.h>
 
-/* Send the module's aten::pixel_shuffle calls to the vsr:: version;
- * returns how many were rewritten. */
+/* Send the module's aten::pixel_shuffle calls to this library's version
+ * (registered on the first call); returns how many were rewritten. */
 int vsrt_use_fast_ops(torch::jit::Module &module);
 
 #endif

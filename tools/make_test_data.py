@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -161,6 +162,52 @@ def encode(rgb_path, n, w, h, out, video_args, audio=None):
     # when the video ends in processing order and cut the audio short.
     cmd.append(out)
     run(cmd)
+
+
+def jpeg_frames(rgb_path, n, w, h, tmp):
+    """The frames as separate JPEG files (full-range BT.601, as MJPEG stores them)."""
+    d = tempfile.mkdtemp(dir=tmp)
+    run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+         "-s", f"{w}x{h}", "-framerate", str(FPS), "-i", rgb_path, "-c:v", "mjpeg", "-q:v", "3",
+         *colour("yuvj420p", ("bt470bg", "smpte170m", "bt470bg", "pc")), os.path.join(d, "%04d.jpg")])
+    names = sorted(os.listdir(d))
+    if len(names) != n:
+        raise SystemExit(f"jpeg_frames: {len(names)} JPEG files for {n} frames")
+    return [open(os.path.join(d, f), "rb").read() for f in names]
+
+
+def write_avi(path, jpegs, w, h, dropped_at_end):
+    """An MJPEG AVI as capture programs write one: frames they dropped stay
+    in the file as empty '00dc' chunks (and idx1 entries of size 0), and
+    the headers count them, so the declared length is longer than the
+    pictures cover. Written here because FFmpeg's muxer never ends a file
+    with dropped frames."""
+    def chunk(tag, data):
+        return tag + struct.pack("<I", len(data)) + data + (b"\0" if len(data) % 2 else b"")
+
+    def lst(kind, data):
+        return chunk(b"LIST", kind + data)
+
+    frames = list(jpegs) + [b""] * dropped_at_end
+    total, biggest = len(frames), max(len(j) for j in jpegs)
+    movi, idx1, offset = b"", b"", 4  # idx1 offsets count from the 'movi' tag
+    for data in frames:
+        idx1 += b"00dc" + struct.pack("<III", 0x10 if data else 0, offset, len(data))  # 0x10: key frame
+        c = chunk(b"00dc", data)
+        movi += c
+        offset += len(c)
+    # avih: usec/frame, max bytes/s, padding, flags (has index), frames, initial, streams,
+    # buffer size, width, height, 4 reserved
+    avih = struct.pack("<10I16x", 1000000 // FPS, biggest * FPS, 0, 0x10, total, 0, 1, biggest, w, h)
+    # strh: type, handler, flags, priority, language, initial frames, scale, rate (fps = rate/scale),
+    # start, length, buffer size, quality (-1: default), sample size, frame rectangle
+    strh = b"vids" + b"MJPG" + struct.pack("<IHHIIIIIIiI4h", 0, 0, 0, 0, 1, FPS, 0, total, biggest, -1, 0,
+                                          0, 0, w, h)
+    # strf: BITMAPINFOHEADER
+    strf = struct.pack("<IiiHH4sIiiII", 40, w, h, 1, 24, b"MJPG", w * h * 3, 0, 0, 0, 0)
+    hdrl = lst(b"hdrl", chunk(b"avih", avih) + lst(b"strl", chunk(b"strh", strh) + chunk(b"strf", strf)))
+    with open(path, "wb") as f:
+        f.write(chunk(b"RIFF", b"AVI " + hdrl + lst(b"movi", movi) + chunk(b"idx1", idx1)))
 
 
 # ---------------------------------------------------------------------------
@@ -412,7 +459,7 @@ def build_all(out):
                 "timestamps, no index; only a byte seek rewinds it", 48,
                 open_gop + colour("yuv420p") + ["-f", "h264"])
 
-    # Scale-out and resume (tests/e2e/test_scale.py): H.264 with open GOPs and
+    # Scale-out and resume (tests/e2e/test_scale_*.py): H.264 with open GOPs and
     # B-frames (keyframes every 12 frames, so segment cuts fall mid-GOP) plus
     # everything a stitch must carry across its joins: AAC audio that lasts
     # longer than the video, SRT subtitles (a cue spans a typical cut), two
@@ -444,6 +491,16 @@ def build_all(out):
     b.seek_entries += b.entries[first:]
     del b.entries[first:]
 
+    # ----- intact files whose header declares more than their packets cover:
+    # not damaged (at most a notice)
+    src = b.source("dropped_frames", 24, keep=False)
+    write_avi(b.path("dropped_frames.avi"), jpeg_frames(src, 24, W, H, b.tmp), W, H, dropped_at_end=12)
+    e = b.add("dropped_frames.avi", "short", "ok", "an intact MJPEG AVI whose capture dropped its last 12 "
+              "frames: the headers declare 36 frames (1.5 s), the pictures cover 24 (1.0 s); a short file "
+              "is not damage")
+    if e["frames"] != 24:
+        raise SystemExit(f"dropped_frames.avi: ffprobe decodes {e['frames']} frames, expected 24")
+
     # ----- bad inputs
     open(b.path("zero_length.mp4"), "wb").close()
     b.add("zero_length.mp4", "bad", "error", "an empty file: must fail cleanly", exists=False)
@@ -469,6 +526,17 @@ def build_all(out):
         f.write(bad)
     e = b.add("corrupt.mkv", "bad", "damaged", "a 24-frame MKV with 512 bytes overwritten in the "
               "middle: decoding must survive the damage (errors reported, no crash)")
+    b.damaged(e)
+
+    # An AVI cut short: its RIFF header declares the whole file.
+    whole = os.path.join(b.tmp, "whole.avi")
+    encode(b.source("whole_avi", 24, keep=False), 24, W, H, whole, ["-c:v", "mjpeg", "-q:v", "3"]
+           + colour("yuvj420p", ("bt470bg", "smpte170m", "bt470bg", "pc")))
+    blob = open(whole, "rb").read()
+    with open(b.path("truncated.avi"), "wb") as f:
+        f.write(blob[:len(blob) * 6 // 10])
+    e = b.add("truncated.avi", "bad", "damaged", "a 24-frame MJPEG AVI cut at 60% of its bytes (its index "
+              "at the end is lost): the frames before the cut decode, and the file is reported damaged")
     b.damaged(e)
 
     moov = os.path.join(b.tmp, "moov.mp4")

@@ -73,6 +73,11 @@ typedef struct vsr_model_settings {
     vsr_precision precision; /**< default VSR_PRECISION_AUTO */
     int cuda_graph;          /**< CUDA: capture fixed-shape forward passes as CUDA graphs and replay
                                   them (needs libvsr built against a CUDA libtorch); default 0 */
+    int cache;               /**< 1 (default): "auto" precision on the CPU is measured once per machine,
+                                  model file and thread count and the result kept in the user's cache
+                                  directory ($VSR_CACHE_DIR, else $XDG_CACHE_HOME/libvsr or
+                                  ~/.cache/libvsr), so later loads skip the measuring; 0: measure at
+                                  every load and store nothing */
 } vsr_model_settings;
 
 /** Fill s with the defaults (and s->size). */
@@ -80,9 +85,11 @@ VSR_API void vsr_model_settings_default(vsr_model_settings *s);
 
 /**
  * Load a model: read the TorchScript file and its card, move it to the
- * device at the precision ("auto" is resolved by measuring on the CPU),
- * run one check pass that compares the output shape with the card, and
- * measure its memory and time per pixel for sizing tiles and chunks.
+ * device at the precision ("auto" is resolved by measuring on the CPU, or
+ * taken from the start-up cache: vsr_model_settings.cache), run one check
+ * pass that compares the output shape with the card, and measure its
+ * memory and time per pixel for sizing tiles and chunks. Each step is
+ * logged at VSR_LOG_INFO with its time ("start-up: ...").
  * The caller owns one reference; drop it with vsr_model_unref().
  * @return 0 and *out set; VSR_EINVAL (no settings, no path, a setting out
  *         of range, a size field that does not match); VSR_ERROR_MODEL (file
@@ -140,8 +147,9 @@ VSR_API void vsr_process_settings_default(vsr_process_settings *s);
 
 /**
  * Apply process-wide inference settings. Models already loaded use the new
- * values from their next forward pass. Until the first call, libvsr leaves
- * libtorch's process settings as the application (or libtorch) set them.
+ * values from their next forward pass. Until the first call, libvsr's
+ * forward passes use one thread per core (set on the thread that runs the
+ * pass), and TF32 and cuDNN's benchmark mode stay as libtorch has them.
  * Thread-safety: safe from any thread, also while models run.
  * @return 0; VSR_EINVAL for a NULL or mis-sized struct or a value out of
  *         range (threads 0..1024, the switches 0 or 1).

@@ -4,8 +4,9 @@
     with libvsr.Session(model_path="realesr-animevideov3-x2.pt") as s:
         result = s.upscale_file("in.mp4", "out.mkv", crf=20)
 
-The shared library is found through $VSR_LIBRARY, ctypes.util.find_library
-("vsr"), then pkg-config's libdir for libvsr. See python/README.md.
+The shared library is found through $VSR_LIBRARY, the library installed
+with this package (by `meson install`), ctypes.util.find_library("vsr"),
+then pkg-config's libdir for libvsr. See python/README.md.
 """
 from . import _lib
 from . import _structs as structs

@@ -27,8 +27,27 @@ def _pkgconfig_libdir():
     return libdir, None
 
 
+def _installed():
+    """The library `meson install` put next to this package (_config.py,
+    generated at install): the path relative to the package first, so that
+    a DESTDIR or moved tree uses its own library, then the configured one."""
+    try:
+        from . import _config
+    except ImportError:
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    relative = os.path.normpath(os.path.join(here, _config.LIBRARY_RELATIVE))
+    if os.path.exists(relative):
+        yield f"installed with this package: {relative}", relative
+    elif os.path.exists(_config.LIBRARY):
+        yield f"installed with this package: {_config.LIBRARY}", _config.LIBRARY
+    else:
+        yield f"installed with this package: {_config.LIBRARY}: no such file", None
+
+
 def _candidates():
     """Yield (what was tried, target to load or None) in the documented order."""
+    yield from _installed()
     name = ctypes.util.find_library("vsr")
     if name:
         yield f"ctypes.util.find_library('vsr') = {name}", name

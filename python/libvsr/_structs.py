@@ -362,6 +362,7 @@ class vsr_model_settings(Structure):
         ("device", c_char_p),
         ("precision", c_int),  # vsr_precision
         ("cuda_graph", c_int),
+        ("cache", c_int),
     ]
 
 

@@ -186,7 +186,7 @@ class Recommendation:
 
 _SESSION_KEYS = ("batch", "chunk", "overlap", "tile", "tile_pad", "tile_blend", "chunk_blend",
                  "mem_limit", "tracker", "log_callback", "output_format")
-_MODEL_KEYS = ("device", "precision", "cuda_graph")
+_MODEL_KEYS = ("device", "precision", "cuda_graph", "cache")
 
 
 def _session_settings(model, **kw):
@@ -218,12 +218,13 @@ class Model(_handles.Handle):
         s1 = libvsr.Session(model=m)
 
     Settings mirror vsr_model_settings: device ('cpu', 'cuda', 'cuda:N',
-    'auto'), precision ('auto', 'fp32', 'bf16', 'fp16'), cuda_graph.
+    'auto'), precision ('auto', 'fp32', 'bf16', 'fp16'), cuda_graph, cache
+    (False: measure the auto precision now; no start-up cache).
     """
 
     _kind = "model"
 
-    def __init__(self, path, *, device=None, precision=None, cuda_graph=None):
+    def __init__(self, path, *, device=None, precision=None, cuda_graph=None, cache=None):
         self.path = path
         s = _lib.defaults(S.vsr_model_settings, lib.vsr_model_settings_default)
         keep = [_lib.encode(path)]
@@ -235,6 +236,8 @@ class Model(_handles.Handle):
             s.precision = int(globals()["precision"](precision))
         if cuda_graph is not None:
             s.cuda_graph = 1 if cuda_graph else 0
+        if cache is not None:
+            s.cache = 1 if cache else 0
         p = c_void_p()
         check(lib.vsr_model_open(byref(p), byref(s)))
         self._take(p)
@@ -293,7 +296,7 @@ class Session(_handles.Handle):
             model = Model(model_path, **model_kw)
             own_model = True
         elif model_path is not None or any(v is not None for v in model_kw.values()):
-            raise TypeError("model_path, device, precision and cuda_graph are Model settings: "
+            raise TypeError("model_path, device, precision, cuda_graph and cache are Model settings: "
                             "pass them to Model(), or model_path instead of model")
         else:
             own_model = False

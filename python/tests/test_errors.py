@@ -262,7 +262,7 @@ def test_settings_defaults_sized_for_binding(vsr):
     s = _lib.defaults(S.vsr_session_settings, _lib.lib.vsr_session_settings_default)
     assert s.batch == vsr.VSR_AUTO and s.tile == 0 and s.output_format == vsr.PixFmt.RGBF32
     m = _lib.defaults(S.vsr_model_settings, _lib.lib.vsr_model_settings_default)
-    assert m.device == b"cpu" and m.precision == vsr.Precision.AUTO and m.cuda_graph == 0
+    assert m.device == b"cpu" and m.precision == vsr.Precision.AUTO and m.cuda_graph == 0 and m.cache == 1
     p = _lib.defaults(S.vsr_process_settings, _lib.lib.vsr_process_settings_default)
     assert p.threads == 0 and p.cuda_tf32 == 0 and p.cudnn_benchmark == 1
 

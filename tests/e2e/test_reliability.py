@@ -12,6 +12,11 @@ a model that fails mid-run, and resuming a killed run.
   file later by that much, as `ffmpeg -c copy` does). corrupt.mkv is run
   once here; test_cli.py runs it repeatedly, because libvsr's damage
   verdict for it depended on thread timing when these tests were written.
+* Short is not damaged: dropped_frames.avi (intact, its headers declare 12
+  more frames than it holds, as capture programs write dropped frames)
+  ends with exit 0 and all 24 frames; a really truncated file
+  (truncated.mkv, truncated.avi: bytes cut off) is still exit 3 with every
+  frame FFmpeg decodes from it.
 * Odd size (321x239), single frame and VFR clips keep size x2, count, pts.
 * --max-size below the clip's size refuses it with a message.
 * SIGINT (real model, long_120.mkv) after frames are written: exit 130, the
@@ -115,8 +120,8 @@ def test_corpus_file(corpus_runs, manifest, name):
     got = frame_times(out)
     if want == "damaged":
         assert name in p.stderr, f"{name}: the damage message does not name the file:\n{p.stderr}"
-        assert e["time_base"] == "1/1000"
-        exp = [t / 1000.0 for t in e["decoded_pts"]]
+        num, den = (int(x) for x in e["time_base"].split("/"))
+        exp = [t * num / den for t in e["decoded_pts"]]
         assert len(got) == e["ffmpeg_decoded_frames"], \
             f"{name}: {len(got)} frames written, FFmpeg decodes {e['ffmpeg_decoded_frames']}"
         assert_same_times(got, exp, start_shift(inp), what=name)
@@ -124,6 +129,18 @@ def test_corpus_file(corpus_runs, manifest, name):
         src = frame_times(inp)  # what FFmpeg decodes from the input
         assert len(src) == e["frames"], f"{name}: ffprobe decodes {len(src)} frames, manifest says {e['frames']}"
         assert_same_times(got, src, start_shift(inp), what=name)
+
+
+def test_short_file_is_not_damage(corpus_runs, manifest):
+    inp, out, p = corpus_runs["dropped_frames.avi"].result()
+    assert p.returncode == 0, f"an intact AVI with dropped frames: exit {p.returncode}\n{p.stderr}"
+    assert "truncated" not in p.stderr and "damage" not in p.stderr.lower(), p.stderr
+    assert len(frame_times(out)) == manifest["dropped_frames.avi"]["frames"] == 24
+    for name in ("truncated.mkv", "truncated.avi"):
+        inp, out, p = corpus_runs[name].result()
+        assert p.returncode == 3, f"{name} (bytes cut off): exit {p.returncode}\n{p.stderr}"
+        assert "truncated" in p.stderr, f"{name}: the message does not say the file is truncated:\n{p.stderr}"
+        assert len(frame_times(out)) == manifest[name]["ffmpeg_decoded_frames"] > 0
 
 
 def test_odd_single_vfr(corpus_runs, manifest):

@@ -310,10 +310,11 @@ static void test_tracker_settings(void)
 
 static void test_model_settings(void)
 {
-    /* cut before device (a garbage pointer), precision (7 would be refused)
-     * and cuda_graph (0x5A5A5A5A would be refused) */
+    /* cut before device (a garbage pointer), precision (7 would be refused),
+     * cuda_graph and cache (0x5A5A5A5A would be refused): a 1.0 caller's
+     * struct ends before cache, which then takes its default */
     const size_t cuts[] = {offsetof(vsr_model_settings, device), offsetof(vsr_model_settings, precision),
-                           offsetof(vsr_model_settings, cuda_graph)};
+                           offsetof(vsr_model_settings, cuda_graph), offsetof(vsr_model_settings, cache)};
     for (size_t k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++) {
         vsr_model_settings s;
         vsr_model_settings_default(&s);
@@ -331,6 +332,14 @@ static void test_model_settings(void)
         vsr_model_unref(&m);
         CHECK_EQ_INT(s.size, cuts[k]); /* the caller's struct is not written to */
     }
+    /* cache is 0 or 1 */
+    vsr_model_settings bad;
+    vsr_model_settings_default(&bad);
+    bad.path = test_model("tiny-x2.pt");
+    bad.cache = 2;
+    vsr_model *refused = NULL;
+    CHECK_MSG(vsr_model_open(&refused, &bad) == VSR_EINVAL && !refused && strstr(vsr_last_error(), "cache 2"),
+              "cache 2: %s", vsr_last_error());
     big_settings b;
     vsr_model_settings_default(&b.u.model);
     b.u.model.path = test_model("tiny-x2.pt");

@@ -328,9 +328,9 @@ static void test_streaming(void)
     atomic_store(&t.fired, 1); /* no more cancels */
     CHECK(vsr_session_send_frame(ses, f) == 0 && vsr_session_send_frame(ses, NULL) == 0);
     CHECK(vsr_session_receive_frame(ses, &o) == 0 && o && vsr_frame_width(o) == 128);
+    vsr_frame_unref(&o); /* receive overwrites *out */
     CHECK(vsr_session_receive_frame(ses, &o) == VSR_EOF);
     CHECK_EQ_INT(atomic_load(&t.inference_records), 1 + 16);
-    vsr_frame_unref(&o);
     vsr_session_close(&ses);
 
     /* receive: the drain was asked for, nothing has run yet */

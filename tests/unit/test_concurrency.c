@@ -192,7 +192,9 @@ typedef struct poller {
 static void *poll_stats(void *arg)
 {
     poller *p = arg;
-    while (!atomic_load(&p->stop)) {
+    /* at least one round, however soon the runs end: the check that reads
+     * happened must not depend on when this thread gets scheduled */
+    do {
         vsr_op_stats st = {.size = sizeof(st)};
         vsr_tracker_get_stats(p->tr, VSR_OP_INFERENCE, NULL, &st);
         vsr_tracker_get_stats(p->tr, VSR_OP_DECODE, "tiny-x2", &st);
@@ -210,7 +212,7 @@ static void *poll_stats(void *arg)
         vsr_free(fl);
         atomic_fetch_add(&p->reads, 1);
         usleep(2000);
-    }
+    } while (!atomic_load(&p->stop));
     return NULL;
 }
 

@@ -26,7 +26,7 @@
 #include "convert.h"
 #include "frame_internal.h"
 #include "internal.h"
-#include "json.h"
+#include "testjson.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------ */
@@ -683,18 +683,18 @@ static AVFrame *load_data_frame(void)
     size_t len = 0;
     if (vsri_read_file(path, 1 << 24, &text, &len) < 0)
         return NULL;
-    vsri_json *j = NULL;
-    char err[128];
+    char err[256];
     AVFrame *out = NULL;
-    if (vsri_json_parse(text, len, &j, err, sizeof(err)) == 0) {
-        const vsri_json *files = vsri_json_get(j, "files");
-        for (int i = 0; i < vsri_json_count(files) && !out; i++) {
-            const vsri_json *e = vsri_json_at(files, i);
-            const char *file = vsri_json_string(vsri_json_get(e, "source_rgb"), NULL);
+    json_t *j = tj_parse(text, len, err, sizeof(err));
+    if (j) {
+        const json_t *files = json_object_get(j, "files");
+        for (int i = 0; i < tj_count(files) && !out; i++) {
+            const json_t *e = tj_at(files, i);
+            const char *file = tj_str(json_object_get(e, "source_rgb"), NULL);
             if (!file)
                 continue;
-            int w = (int)vsri_json_number(vsri_json_get(e, "width"), 0);
-            int h = (int)vsri_json_number(vsri_json_get(e, "height"), 0);
+            int w = (int)tj_num(json_object_get(e, "width"), 0);
+            int h = (int)tj_num(json_object_get(e, "height"), 0);
             if (w < 16 || h < 16 || w > 8192 || h > 8192)
                 continue;
             FILE *fp = fopen(file, "rb");
@@ -711,7 +711,7 @@ static AVFrame *load_data_frame(void)
             if (fp)
                 fclose(fp);
         }
-        vsri_json_free(j);
+        json_decref(j);
     }
     free(text);
     return out;

@@ -14,8 +14,15 @@
  *  - bad inputs fail with VSR_ERROR_INPUT and a message naming the file;
  *    huge_dims.y4m is refused with VSR_ERROR_LIMIT before anything big is
  *    allocated (VmHWM/VmPeak barely move), and the limits are settings;
- *  - damaged files (truncated.mkv, corrupt.mkv) decode to what ffmpeg
- *    decodes (count and pts) and report damage with a message;
+ *  - damaged files (truncated.mkv, truncated.avi, corrupt.mkv) decode to
+ *    what ffmpeg decodes (count and pts) and report damage with a message;
+ *  - an intact file whose header declares more than its packets cover
+ *    (dropped_frames.avi) is not damaged;
+ *  - every input a fuzzer found harmful (tests/fuzz/regressions/input/)
+ *    opens and decodes, and what vsr_input_get_info() derives from its
+ *    hostile header is finite and in range (under the sanitizer build,
+ *    undefined behaviour on the way aborts the test);
+ *  - a packet the decoder refuses with EAGAIN is sent again, not lost;
  *  - max_frames stops early; odd sizes (321x239) decode.
  */
 #include <math.h>
@@ -24,16 +31,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+
 #include "libvsr/vsr.h"
 #include "internal.h"
-#include "json.h"
+#include "stream_internal.h"
+#include "testjson.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------ */
 /* Manifest                                                           */
 /* ------------------------------------------------------------------ */
 
-static vsri_json *manifest;
+static json_t *manifest;
 static char manifest_text_err[256];
 
 static void load_manifest(void)
@@ -46,19 +56,19 @@ static void load_manifest(void)
         fprintf(stderr, "cannot read %s: %s\n", path, vsr_last_error());
         exit(1);
     }
-    if (vsri_json_parse(text, len, &manifest, manifest_text_err, sizeof(manifest_text_err)) < 0) {
+    if (!(manifest = tj_parse(text, len, manifest_text_err, sizeof(manifest_text_err)))) {
         fprintf(stderr, "%s: %s\n", path, manifest_text_err);
         exit(1);
     }
     free(text);
 }
 
-static const vsri_json *entry(const char *name)
+static const json_t *entry(const char *name)
 {
-    const vsri_json *files = vsri_json_get(manifest, "files");
-    for (int i = 0; i < vsri_json_count(files); i++) {
-        const vsri_json *e = vsri_json_at(files, i);
-        const char *n = vsri_json_string(vsri_json_get(e, "name"), "");
+    const json_t *files = json_object_get(manifest, "files");
+    for (int i = 0; i < tj_count(files); i++) {
+        const json_t *e = tj_at(files, i);
+        const char *n = tj_str(json_object_get(e, "name"), "");
         if (!strcmp(n, name))
             return e;
     }
@@ -66,20 +76,20 @@ static const vsri_json *entry(const char *name)
     exit(1);
 }
 
-static const char *estr(const vsri_json *e, const char *key)
+static const char *estr(const json_t *e, const char *key)
 {
-    return vsri_json_string(vsri_json_get(e, key), NULL);
+    return tj_str(json_object_get(e, key), NULL);
 }
 
-static int64_t eint(const vsri_json *e, const char *key, int64_t dflt)
+static int64_t eint(const json_t *e, const char *key, int64_t dflt)
 {
     int64_t v;
-    return vsri_json_int(vsri_json_get(e, key), &v) == 0 ? v : dflt;
+    return tj_int(json_object_get(e, key), &v) == 0 ? v : dflt;
 }
 
-static int ebool(const vsri_json *e, const char *key)
+static int ebool(const json_t *e, const char *key)
 {
-    return vsri_json_bool(vsri_json_get(e, key), 0);
+    return tj_bool(json_object_get(e, key), 0);
 }
 
 static vsr_rational parse_q(const char *s)
@@ -91,13 +101,13 @@ static vsr_rational parse_q(const char *s)
 }
 
 /* pts list (key "pts" or "decoded_pts") into a malloc'd array. */
-static int64_t *epts(const vsri_json *e, const char *key, int *n)
+static int64_t *epts(const json_t *e, const char *key, int *n)
 {
-    const vsri_json *a = vsri_json_get(e, key);
-    *n = vsri_json_count(a);
+    const json_t *a = json_object_get(e, key);
+    *n = tj_count(a);
     int64_t *p = calloc((size_t)(*n > 0 ? *n : 1), sizeof(*p));
     for (int i = 0; i < *n; i++)
-        if (vsri_json_int(vsri_json_at(a, i), &p[i]) < 0)
+        if (tj_int(tj_at(a, i), &p[i]) < 0)
             p[i] = INT64_MIN;
     return p;
 }
@@ -357,7 +367,7 @@ static const char *container_of(const char *name)
     return "matroska,webm";
 }
 
-static void check_info(const char *name, const vsri_json *e, vsr_input *in)
+static void check_info(const char *name, const json_t *e, vsr_input *in)
 {
     vsr_input_info info;
     memset(&info, 0xAB, sizeof(info));
@@ -389,7 +399,7 @@ static void check_info(const char *name, const vsri_json *e, vsr_input *in)
     double video_end = npts > 1 ? (2 * pts[npts - 1] - pts[npts - 2]) * (double)tb.num / tb.den
                                 : (npts ? pts[0] * (double)tb.num / tb.den : 0) + 1 / 24.0;
     free(pts);
-    double audio_end = vsri_json_number(vsri_json_get(e, "audio_end"), 0);
+    double audio_end = tj_num(json_object_get(e, "audio_end"), 0);
     double want_dur = audio_end > video_end ? audio_end : video_end;
     CHECK_MSG(fabs(info.duration_s - want_dur) < 0.06, "%s: duration %.3f s, expected %.3f s", name,
               info.duration_s, want_dur);
@@ -418,7 +428,7 @@ typedef struct clip_result {
     double min_psnr, mean_psnr;
 } clip_result;
 
-static void test_good_clip(const vsri_json *e)
+static void test_good_clip(const json_t *e)
 {
     const char *name = estr(e, "name");
     const char *path = estr(e, "path");
@@ -555,7 +565,7 @@ static void test_tags_honoured(void)
         {"yuv444_ffv1.mkv", 6, -1, "lossless BT.709 clip read as BT.601"},
     };
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-        const vsri_json *e = entry(cases[k].clip);
+        const json_t *e = entry(cases[k].clip);
         vsr_input *in = NULL;
         if (vsr_input_open(&in, estr(e, "path"), NULL) < 0) {
             CHECK_MSG(0, "%s: %s", cases[k].clip, vsr_last_error());
@@ -599,7 +609,7 @@ static void test_tags_honoured(void)
  * loses several dB. */
 static void test_full_range_honoured(void)
 {
-    const vsri_json *e = entry("full_range.mkv");
+    const json_t *e = entry("full_range.mkv");
     vsr_input *in = NULL;
     if (vsr_input_open(&in, estr(e, "path"), NULL) < 0) {
         CHECK_MSG(0, "full_range.mkv: %s", vsr_last_error());
@@ -809,7 +819,7 @@ static void test_huge_dims_and_limits(void)
 
 static void test_damaged(const char *name)
 {
-    const vsri_json *e = entry(name);
+    const json_t *e = entry(name);
     vsr_input *in = NULL;
     int err = vsr_input_open(&in, estr(e, "path"), NULL);
     CHECK_MSG(err == 0, "%s: %s", name, vsr_last_error());
@@ -867,9 +877,153 @@ static void test_damaged(const char *name)
     vsr_input_close(&in);
 }
 
+/* What get_info derives from a header must be usable numbers, whatever
+ * the header says: finite, in range, or the "unknown" value. */
+static void check_sane_info(const char *name, vsr_input *in)
+{
+    vsr_input_info info = {.size = sizeof(info)};
+    CHECK_MSG(vsr_input_get_info(in, &info) == 0, "%s: %s", name, vsr_last_error());
+    fprintf(stderr, "  %-34s duration %g s, frames %lld, rate %d/%d, time base %d/%d\n", name, info.duration_s,
+            (long long)info.frames, info.frame_rate.num, info.frame_rate.den, info.time_base.num, info.time_base.den);
+    CHECK_MSG(isfinite(info.duration_s) && (info.duration_s > 0 || info.duration_s == -1), "%s: duration %g", name,
+              info.duration_s);
+    CHECK_MSG(info.frames == -1 || info.frames >= 0, "%s: frames %lld", name, (long long)info.frames);
+    CHECK_MSG((info.frame_rate.num > 0 && info.frame_rate.den > 0) ||
+                  (info.frame_rate.num == 0 && info.frame_rate.den == 1),
+              "%s: frame rate %d/%d", name, info.frame_rate.num, info.frame_rate.den);
+}
+
+/* The fuzz target's path (memory input, small limits, every frame to RGB)
+ * and the file path, on each saved fuzz finding. */
+static void test_fuzz_regressions(void)
+{
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s/tests/fuzz/regressions/input", test_env("VSR_SOURCE_ROOT"));
+    DIR *d = opendir(dir);
+    CHECK_MSG(d != NULL, "cannot open %s", dir);
+    if (!d)
+        return;
+    int files = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[2048];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        files++;
+        vsr_input_settings s;
+        vsr_input_settings_default(&s);
+        s.max_width = s.max_height = 512;
+        s.max_pixels = 512 * 512;
+        s.threads = 1; /* no max_frames: it would stand in for an unknown frame count */
+        for (int from_memory = 0; from_memory < 2; from_memory++) {
+            size_t len = 0;
+            uint8_t *bytes = from_memory ? read_whole(path, &len) : NULL;
+            vsr_input *in = NULL;
+            int err = from_memory ? vsr_input_open_buffer(&in, bytes, len, &s) : vsr_input_open(&in, path, &s);
+            if (err == 0) {
+                check_sane_info(de->d_name, in);
+                frame_list l;
+                read_all(in, &l);
+                for (int i = 0; i < l.n; i++) {
+                    vsr_frame *rgb = NULL;
+                    if (vsr_frame_convert(&rgb, l.f[i], VSR_PIXFMT_RGBF32, vsr_frame_width(l.f[i]),
+                                          vsr_frame_height(l.f[i])) == 0)
+                        CHECK(vsr_frame_data(rgb, 0) != NULL);
+                    vsr_frame_unref(&rgb);
+                }
+                CHECK_MSG(l.end_code == VSR_EOF, "%s: decoding ended with %s", de->d_name, vsr_strerror(l.end_code));
+                list_free(&l);
+            } else {
+                /* a refusal is fine if it says which input */
+                CHECK_MSG(strstr(vsr_last_error(), from_memory ? "memory" : de->d_name) != NULL, "%s: %s",
+                          de->d_name, vsr_last_error());
+            }
+            vsr_input_close(&in);
+            free(bytes);
+        }
+    }
+    closedir(d);
+    CHECK_MSG(files > 0, "no regression inputs in %s", dir);
+}
+
+/* An intact file whose header declares more than its packets cover (an
+ * AVI whose capture dropped its last frames) decodes completely and is not
+ * damaged: only read and decode errors are. */
+static void test_short_but_intact(const char *name)
+{
+    const json_t *e = entry(name);
+    vsr_input *in = NULL;
+    CHECK_MSG(vsr_input_open(&in, estr(e, "path"), NULL) == 0, "%s: %s", name, vsr_last_error());
+    if (!in)
+        return;
+    vsr_input_info info = {.size = sizeof(info)};
+    vsr_input_get_info(in, &info);
+    frame_list l;
+    read_all(in, &l);
+    int npts = 0;
+    int64_t *pts = epts(e, "pts", &npts);
+    const char *msg = NULL;
+    int damage = vsr_input_damaged(in, &msg);
+    fprintf(stderr, "  %-18s header %.3f s, %d frames decoded (manifest %d), damage %d%s%s\n", name, info.duration_s,
+            l.n, npts, damage, msg ? ": " : "", msg ? msg : "");
+    CHECK_MSG(info.duration_s > (npts + 1) / 24.0, "%s: the header does not overstate the duration (%.3f s)", name,
+              info.duration_s);
+    CHECK_MSG(l.end_code == VSR_EOF && l.n == npts, "%s: %d frames, manifest %d", name, l.n, npts);
+    int same = l.n == npts;
+    for (int i = 0; same && i < l.n; i++)
+        same = vsr_frame_pts(l.f[i]) == pts[i];
+    CHECK_MSG(same, "%s: pts differ from the manifest", name);
+    CHECK_MSG(damage == 0, "%s: reported damaged: %s", name, msg ? msg : "");
+    free(pts);
+    list_free(&l);
+    vsr_input_close(&in);
+}
+
+/* A decoder may refuse a packet with EAGAIN until its frames are taken.
+ * This sender refuses every third packet the first time it is offered
+ * (the offer after is accepted): every frame must still come out. */
+static int sends, refusals;
+
+static int refusing_sender(AVCodecContext *dec, const AVPacket *pkt)
+{
+    if (pkt && sends++ % 3 == 0) {
+        refusals++;
+        return AVERROR(EAGAIN);
+    }
+    return avcodec_send_packet(dec, pkt);
+}
+
+static void test_refused_packets_are_sent_again(void)
+{
+    const char *name = "yuv444_ffv1.mkv"; /* intra-only: a lost packet is a lost frame */
+    const json_t *e = entry(name);
+    vsr_input *in = NULL;
+    CHECK_MSG(vsr_input_open(&in, estr(e, "path"), NULL) == 0, "%s: %s", name, vsr_last_error());
+    if (!in)
+        return;
+    sends = refusals = 0;
+    vsri_input_set_packet_sender(in, refusing_sender);
+    frame_list l;
+    read_all(in, &l);
+    int npts = 0;
+    int64_t *pts = epts(e, "pts", &npts);
+    int same = l.n == npts;
+    for (int i = 0; same && i < l.n; i++)
+        same = vsr_frame_pts(l.f[i]) == pts[i];
+    fprintf(stderr, "  %-18s %d packets refused once: %d frames decoded (manifest %d)\n", name, refusals, l.n, npts);
+    CHECK(refusals >= 5);
+    CHECK_MSG(l.end_code == VSR_EOF && same, "%s: %d frames or their pts differ from the manifest's %d", name, l.n,
+              npts);
+    CHECK_MSG(vsr_input_damaged(in, NULL) == 0, "%s: refused packets were reported as damage", name);
+    free(pts);
+    list_free(&l);
+    vsr_input_close(&in);
+}
+
 static void test_max_frames(void)
 {
-    const vsri_json *e = entry("long_120.mkv");
+    const json_t *e = entry("long_120.mkv");
     int npts = 0;
     int64_t *pts = epts(e, "pts", &npts);
     int64_t limits[] = {1, 7, 119, 120, 500};
@@ -901,7 +1055,7 @@ static void test_max_frames(void)
 
 static void test_odd_size(void)
 {
-    const vsri_json *e = entry("odd_321x239.mkv");
+    const json_t *e = entry("odd_321x239.mkv");
     vsr_input *in = NULL;
     CHECK_MSG(vsr_input_open(&in, estr(e, "path"), NULL) == 0, "%s", vsr_last_error());
     if (!in)
@@ -951,11 +1105,11 @@ int main(void)
     /* first, while the process is small: the RSS measurements are cleanest */
     test_huge_dims_and_limits();
 
-    const vsri_json *files = vsri_json_get(manifest, "files");
+    const json_t *files = json_object_get(manifest, "files");
     int good = 0;
-    for (int i = 0; i < vsri_json_count(files); i++) {
-        const vsri_json *e = vsri_json_at(files, i);
-        if (!strcmp(vsri_json_string(vsri_json_get(e, "kind"), ""), "good")) {
+    for (int i = 0; i < tj_count(files); i++) {
+        const json_t *e = tj_at(files, i);
+        if (!strcmp(tj_str(json_object_get(e, "kind"), ""), "good")) {
             test_good_clip(e);
             good++;
         }
@@ -965,9 +1119,13 @@ int main(void)
     test_full_range_honoured();
     test_bad_inputs();
     test_damaged("truncated.mkv");
+    test_damaged("truncated.avi");
     test_damaged("corrupt.mkv");
+    test_short_but_intact("dropped_frames.avi");
+    test_fuzz_regressions();
+    test_refused_packets_are_sent_again();
     test_max_frames();
     test_odd_size();
-    vsri_json_free(manifest);
+    json_decref(manifest);
     return test_result("decode");
 }

@@ -37,13 +37,14 @@
 #include <libavutil/pixdesc.h>
 
 #include "libvsr/vsr.h"
+#include "ffmpeg_compat.h"
 #include "internal.h"
-#include "json.h"
+#include "testjson.h"
 #include "testutil.h"
 #include "testvsr.h"
 
 static char tmpdir[256];
-static vsri_json *manifest;
+static json_t *manifest;
 
 static const char *tmp_file(const char *name)
 {
@@ -78,19 +79,19 @@ static void load_manifest(void)
     snprintf(path, sizeof(path), "%s/manifest.json", test_env("VSR_TEST_DATA"));
     char *text = NULL;
     size_t len = 0;
-    if (vsri_read_file(path, 64 << 20, &text, &len) < 0 || vsri_json_parse(text, len, &manifest, err, sizeof(err)) < 0) {
+    if (vsri_read_file(path, 64 << 20, &text, &len) < 0 || !(manifest = tj_parse(text, len, err, sizeof(err)))) {
         fprintf(stderr, "cannot read %s\n", path);
         exit(1);
     }
     free(text);
 }
 
-static const vsri_json *entry(const char *name)
+static const json_t *entry(const char *name)
 {
-    const vsri_json *files = vsri_json_get(manifest, "files");
-    for (int i = 0; i < vsri_json_count(files); i++) {
-        const vsri_json *e = vsri_json_at(files, i);
-        if (!strcmp(vsri_json_string(vsri_json_get(e, "name"), ""), name))
+    const json_t *files = json_object_get(manifest, "files");
+    for (int i = 0; i < tj_count(files); i++) {
+        const json_t *e = tj_at(files, i);
+        if (!strcmp(tj_str(json_object_get(e, "name"), ""), name))
             return e;
     }
     fprintf(stderr, "manifest has no entry '%s'\n", name);
@@ -99,13 +100,13 @@ static const vsri_json *entry(const char *name)
 
 static int64_t *manifest_pts(const char *clip, int *n, AVRational *tb)
 {
-    const vsri_json *e = entry(clip);
-    const vsri_json *a = vsri_json_get(e, "pts");
-    *n = vsri_json_count(a);
+    const json_t *e = entry(clip);
+    const json_t *a = json_object_get(e, "pts");
+    *n = tj_count(a);
     int64_t *p = calloc((size_t)(*n ? *n : 1), sizeof(*p));
     for (int i = 0; i < *n; i++)
-        vsri_json_int(vsri_json_at(a, i), &p[i]);
-    if (sscanf(vsri_json_string(vsri_json_get(e, "time_base"), "0/1"), "%d/%d", &tb->num, &tb->den) != 2)
+        tj_int(tj_at(a, i), &p[i]);
+    if (sscanf(tj_str(json_object_get(e, "time_base"), "0/1"), "%d/%d", &tb->num, &tb->den) != 2)
         *tb = (AVRational){0, 1};
     return p;
 }
@@ -220,12 +221,12 @@ static void probe_file(const char *path, probe *p)
     p->range = cp->color_range;
     p->vtb = vs->time_base;
     size_t sz = 0;
-    const uint8_t *sd = av_stream_get_side_data(vs, AV_PKT_DATA_MASTERING_DISPLAY_METADATA, &sz);
+    const uint8_t *sd = vsri_stream_side_data(vs, AV_PKT_DATA_MASTERING_DISPLAY_METADATA, &sz);
     if (sd && sz >= sizeof(AVMasteringDisplayMetadata)) {
         p->s_has_mdm = 1;
         memcpy(&p->s_mdm, sd, sizeof(p->s_mdm));
     }
-    sd = av_stream_get_side_data(vs, AV_PKT_DATA_CONTENT_LIGHT_LEVEL, &sz);
+    sd = vsri_stream_side_data(vs, AV_PKT_DATA_CONTENT_LIGHT_LEVEL, &sz);
     if (sd && sz >= sizeof(AVContentLightMetadata)) {
         p->s_has_cll = 1;
         memcpy(&p->s_cll, sd, sizeof(p->s_cll));
@@ -441,11 +442,11 @@ static void test_encoders(void)
         CHECK_MSG(p.ok, "%s: cannot read the output back", name);
         if (!p.ok)
             continue;
-        const vsri_json *e = entry(cases[i].clip);
+        const json_t *e = entry(cases[i].clip);
         int64_t w = 0, h = 0, frames = 0;
-        vsri_json_int(vsri_json_get(e, "width"), &w);
-        vsri_json_int(vsri_json_get(e, "height"), &h);
-        vsri_json_int(vsri_json_get(e, "frames"), &frames);
+        tj_int(json_object_get(e, "width"), &w);
+        tj_int(json_object_get(e, "height"), &h);
+        tj_int(json_object_get(e, "frames"), &frames);
         fprintf(stderr, "  %-16s %-9s -> %-22s %s %s %dx%d, %d frames, tb %d/%d, matrix %s prim %s trc %s range %s\n",
                 cases[i].clip, cases[i].codec, name, p.vcodec, p.pix_fmt, p.width, p.height, p.frames, p.vtb.num,
                 p.vtb.den, av_color_space_name(p.matrix), av_color_primaries_name(p.primaries),
@@ -506,6 +507,46 @@ static void test_no_source(void)
             av_color_space_name(p.matrix), av_color_range_name(p.range), av_color_primaries_name(p.primaries),
             av_color_transfer_name(p.transfer));
     remove(out);
+}
+
+/* Time stamps at the end of int64_t's range (a hostile source, or a
+ * caller): neither pts + duration nor the next invented pts may overflow
+ * (undefined behaviour: the sanitizer build aborts on it). The output takes
+ * what it can and then refuses with a message, never wraps around. */
+static void test_extreme_timestamps(void)
+{
+    const char *out = tmp_file("extreme.nut");
+    vsr_output_settings os;
+    vsr_output_settings_default(&os);
+    os.codec = "ffv1";
+    vsr_output *o = NULL;
+    CHECK_MSG(vsr_output_open(&o, out, NULL, &os) == 0, "%s", vsr_last_error());
+    int results[3] = {1, 1, 1};
+    for (int i = 0; o && i < 3; i++) {
+        vsr_frame *f = NULL;
+        CHECK(vsr_frame_alloc(&f, VSR_PIXFMT_RGBF32, 16, 16) == 0);
+        if (!f)
+            break;
+        memset(vsr_frame_data(f, 0), 0, (size_t)3 * 16 * 16 * sizeof(float));
+        vsr_frame_set_time_base(f, (vsr_rational){1, 1000});
+        if (i == 0) {
+            vsr_frame_set_pts(f, INT64_MAX - 1);
+            vsr_frame_set_duration(f, INT64_MAX / 2);
+        } /* the next two carry no pts: the output counts on from the last */
+        results[i] = vsr_output_write_frame(o, f);
+        fprintf(stderr, "  extreme pts, frame %d: %s%s%s\n", i, vsr_strerror(results[i]), results[i] ? ": " : "",
+                results[i] ? vsr_last_error() : "");
+        vsr_frame_unref(&f);
+        if (results[i] < 0)
+            break;
+    }
+    /* INT64_MAX - 1, then INT64_MAX; a third frame has no time left */
+    CHECK_MSG(results[0] == 0 && results[1] == 0, "frames at INT64_MAX - 1 and INT64_MAX: %s, %s",
+              vsr_strerror(results[0]), vsr_strerror(results[1]));
+    CHECK_MSG(results[2] == VSR_EINVAL && strstr(vsr_last_error(), "out of range") && strstr(vsr_last_error(), out),
+              "a frame after INT64_MAX: %s: %s", vsr_strerror(results[2]), vsr_last_error());
+    vsr_output_close(&o);
+    CHECK(!exists(out));
 }
 
 static void test_streams(void)
@@ -936,6 +977,7 @@ int main(void)
     load_manifest();
     test_encoders();
     test_no_source();
+    test_extreme_timestamps();
     test_streams();
     test_hdr10();
     test_vfr();
@@ -943,7 +985,7 @@ int main(void)
     test_unwritable();
     test_disk_full();
     test_disk_full_at_finish();
-    vsri_json_free(manifest);
+    json_decref(manifest);
     char cmd[700];
     snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s'; rm -rf '%s'", tmpdir, tmpdir);
     if (system(cmd) != 0)

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "json.h"
+#include "testjson.h"
 #include "libvsr/vsr.h"
 #include "testutil.h"
 #include "tracker_internal.h"
@@ -81,51 +81,51 @@ static vsr_tracker *make_tracker(void)
 
 /* ---------------------------------------------------------------- JSON */
 
-static int num_eq(const vsri_json *j, double v)
+static int num_eq(const json_t *j, double v)
 {
-    return vsri_json_type_of(j) == VSRI_JSON_NUMBER && vsri_json_number(j, NAN) == v;
+    return tj_type(j) == TJ_NUMBER && tj_num(j, NAN) == v;
 }
 
-static void check_json_stats(const vsri_json *o, const vsr_op_stats *s)
+static void check_json_stats(const json_t *o, const vsr_op_stats *s)
 {
     int64_t v;
-    CHECK(vsri_json_int(vsri_json_get(o, "count"), &v) == 0 && v == s->count);
-    CHECK(vsri_json_int(vsri_json_get(o, "successes"), &v) == 0 && v == s->successes);
-    CHECK(vsri_json_int(vsri_json_get(o, "failures"), &v) == 0 && v == s->failures);
-    CHECK(vsri_json_int(vsri_json_get(o, "frames"), &v) == 0 && v == s->frames);
+    CHECK(tj_int(json_object_get(o, "count"), &v) == 0 && v == s->count);
+    CHECK(tj_int(json_object_get(o, "successes"), &v) == 0 && v == s->successes);
+    CHECK(tj_int(json_object_get(o, "failures"), &v) == 0 && v == s->failures);
+    CHECK(tj_int(json_object_get(o, "frames"), &v) == 0 && v == s->frames);
     /* %.17g round-trips every double exactly */
-    CHECK(num_eq(vsri_json_get(o, "total_ms"), s->total_ms));
-    CHECK(num_eq(vsri_json_get(o, "mean_ms"), s->mean_ms));
-    CHECK(num_eq(vsri_json_get(o, "min_ms"), s->min_ms));
-    CHECK(num_eq(vsri_json_get(o, "max_ms"), s->max_ms));
-    CHECK(num_eq(vsri_json_get(o, "p50_ms"), s->p50_ms));
-    CHECK(num_eq(vsri_json_get(o, "p95_ms"), s->p95_ms));
-    CHECK(num_eq(vsri_json_get(o, "fps"), s->fps));
-    CHECK(num_eq(vsri_json_get(o, "success_rate"), s->success_rate));
-    CHECK(vsri_json_int(vsri_json_get(o, "peak_rss_bytes"), &v) == 0 && v == s->peak_rss_bytes);
-    CHECK(vsri_json_int(vsri_json_get(o, "peak_device_bytes"), &v) == 0 && v == s->peak_device_bytes);
+    CHECK(num_eq(json_object_get(o, "total_ms"), s->total_ms));
+    CHECK(num_eq(json_object_get(o, "mean_ms"), s->mean_ms));
+    CHECK(num_eq(json_object_get(o, "min_ms"), s->min_ms));
+    CHECK(num_eq(json_object_get(o, "max_ms"), s->max_ms));
+    CHECK(num_eq(json_object_get(o, "p50_ms"), s->p50_ms));
+    CHECK(num_eq(json_object_get(o, "p95_ms"), s->p95_ms));
+    CHECK(num_eq(json_object_get(o, "fps"), s->fps));
+    CHECK(num_eq(json_object_get(o, "success_rate"), s->success_rate));
+    CHECK(tj_int(json_object_get(o, "peak_rss_bytes"), &v) == 0 && v == s->peak_rss_bytes);
+    CHECK(tj_int(json_object_get(o, "peak_device_bytes"), &v) == 0 && v == s->peak_device_bytes);
 }
 
-static int num_or_null_eq(const vsri_json *j, double v)
+static int num_or_null_eq(const json_t *j, double v)
 {
-    return isnan(v) ? vsri_json_type_of(j) == VSRI_JSON_NULL : num_eq(j, v);
+    return isnan(v) ? tj_type(j) == TJ_NULL : num_eq(j, v);
 }
 
-static void check_json_trend(const vsri_json *o, const vsr_op_trend *t)
+static void check_json_trend(const json_t *o, const vsr_op_trend *t)
 {
     int64_t v;
-    CHECK(vsri_json_type_of(o) == VSRI_JSON_OBJECT);
-    CHECK(vsri_json_int(vsri_json_get(o, "window"), &v) == 0 && v == t->window);
-    CHECK(vsri_json_int(vsri_json_get(o, "recent_count"), &v) == 0 && v == t->recent_count);
-    CHECK(vsri_json_int(vsri_json_get(o, "previous_count"), &v) == 0 && v == t->previous_count);
-    CHECK(num_or_null_eq(vsri_json_get(o, "recent_mean_ms"), t->recent_mean_ms));
-    CHECK(num_or_null_eq(vsri_json_get(o, "previous_mean_ms"), t->previous_mean_ms));
-    CHECK(num_or_null_eq(vsri_json_get(o, "duration_ratio"), t->duration_ratio));
-    CHECK(num_or_null_eq(vsri_json_get(o, "recent_success_rate"), t->recent_success_rate));
-    CHECK(num_or_null_eq(vsri_json_get(o, "previous_success_rate"), t->previous_success_rate));
+    CHECK(tj_type(o) == TJ_OBJECT);
+    CHECK(tj_int(json_object_get(o, "window"), &v) == 0 && v == t->window);
+    CHECK(tj_int(json_object_get(o, "recent_count"), &v) == 0 && v == t->recent_count);
+    CHECK(tj_int(json_object_get(o, "previous_count"), &v) == 0 && v == t->previous_count);
+    CHECK(num_or_null_eq(json_object_get(o, "recent_mean_ms"), t->recent_mean_ms));
+    CHECK(num_or_null_eq(json_object_get(o, "previous_mean_ms"), t->previous_mean_ms));
+    CHECK(num_or_null_eq(json_object_get(o, "duration_ratio"), t->duration_ratio));
+    CHECK(num_or_null_eq(json_object_get(o, "recent_success_rate"), t->recent_success_rate));
+    CHECK(num_or_null_eq(json_object_get(o, "previous_success_rate"), t->previous_success_rate));
 }
 
-static void check_json_key(vsr_tracker *t, const vsri_json *o, const char *type, const char *strategy)
+static void check_json_key(vsr_tracker *t, const json_t *o, const char *type, const char *strategy)
 {
     vsr_op_stats s = {.size = sizeof(s)};
     vsr_op_trend tr = {.size = sizeof(tr)};
@@ -133,7 +133,7 @@ static void check_json_key(vsr_tracker *t, const vsri_json *o, const char *type,
     CHECK_EQ_INT(vsr_tracker_get_trend(t, type, strategy, VSRI_EXPORT_TREND_WINDOW, &tr), 0);
     CHECK_MSG(s.count > 0, "exported key %s/%s has no records", type ? type : "*", strategy ? strategy : "*");
     check_json_stats(o, &s);
-    check_json_trend(vsri_json_get(o, "trend"), &tr);
+    check_json_trend(json_object_get(o, "trend"), &tr);
 }
 
 static void test_json(vsr_tracker *t)
@@ -142,18 +142,17 @@ static void test_json(vsr_tracker *t)
     CHECK_EQ_INT(vsr_tracker_export_string(t, VSR_EXPORT_JSON, &text), 0);
     if (!text)
         return;
-    vsri_json *root = NULL;
     char err[256] = "";
-    int rc = vsri_json_parse(text, strlen(text), &root, err, sizeof(err));
-    CHECK_MSG(rc == 0, "JSON does not parse: %s", err);
-    if (rc != 0) {
+    json_t *root = tj_parse(text, strlen(text), err, sizeof(err));
+    CHECK_MSG(root != NULL, "JSON does not parse: %s", err);
+    if (!root) {
         fprintf(stderr, "%s\n", text);
         vsr_free(text);
         return;
     }
-    CHECK(strcmp(vsri_json_string(vsri_json_get(root, "format"), ""), "libvsr-stats") == 0);
-    CHECK(num_eq(vsri_json_get(root, "version"), 2));
-    CHECK(strcmp(vsri_json_string(vsri_json_get(root, "library"), ""), vsr_version_string()) == 0);
+    CHECK(strcmp(tj_str(json_object_get(root, "format"), ""), "libvsr-stats") == 0);
+    CHECK(num_eq(json_object_get(root, "version"), 2));
+    CHECK(strcmp(tj_str(json_object_get(root, "library"), ""), vsr_version_string()) == 0);
 
     /* per type: every type with records (libvsr's and the caller's), with
      * its strategies inside; they add up to the type's count */
@@ -162,20 +161,20 @@ static void test_json(vsr_tracker *t)
     vsr_tracker_list(t, VSR_LIST_TYPES, &types, &n_types);
     vsr_tracker_list(t, VSR_LIST_STRATEGIES, &strategies, &n_strategies);
     CHECK_EQ_INT(n_types, 6); /* upload, inference, download, run, the nasty one, analysis */
-    const vsri_json *stats = vsri_json_get(root, "stats");
-    CHECK_EQ_INT(vsri_json_count(stats), n_types);
+    const json_t *stats = json_object_get(root, "stats");
+    CHECK_EQ_INT(tj_count(stats), n_types);
     for (int i = 0; i < n_types; i++) {
         /* in the order of vsr_tracker_list */
-        CHECK(vsri_json_key_at(stats, i) && strcmp(vsri_json_key_at(stats, i), types[i]) == 0);
-        const vsri_json *o = vsri_json_get(stats, types[i]);
+        CHECK(tj_key_at(stats, i) && strcmp(tj_key_at(stats, i), types[i]) == 0);
+        const json_t *o = json_object_get(stats, types[i]);
         CHECK(o != NULL);
         check_json_key(t, o, types[i], NULL);
-        const vsri_json *by = vsri_json_get(o, "by_strategy");
-        CHECK(vsri_json_type_of(by) == VSRI_JSON_OBJECT);
+        const json_t *by = json_object_get(o, "by_strategy");
+        CHECK(tj_type(by) == TJ_OBJECT);
         int64_t sum = 0;
-        for (int k = 0; k < vsri_json_count(by); k++) {
-            const char *strat = vsri_json_key_at(by, k);
-            check_json_key(t, vsri_json_at(by, k), types[i], strat);
+        for (int k = 0; k < tj_count(by); k++) {
+            const char *strat = tj_key_at(by, k);
+            check_json_key(t, tj_at(by, k), types[i], strat);
             vsr_op_stats s = {.size = sizeof(s)};
             vsr_tracker_get_stats(t, types[i], strat, &s);
             sum += s.count;
@@ -184,90 +183,90 @@ static void test_json(vsr_tracker *t)
         vsr_tracker_get_stats(t, types[i], NULL, &s);
         CHECK_EQ_INT(sum, s.count);
     }
-    const vsri_json *up = vsri_json_get(stats, "upload");
-    CHECK(vsri_json_get(vsri_json_get(up, "by_strategy"), nasty_strategy) != NULL);
-    CHECK(vsri_json_get(stats, nasty_type) != NULL);
-    const vsri_json *analysis = vsri_json_get(stats, "analysis");
-    CHECK(vsri_json_get(vsri_json_get(analysis, "by_strategy"), "degradation_router") != NULL);
+    const json_t *up = json_object_get(stats, "upload");
+    CHECK(json_object_get(json_object_get(up, "by_strategy"), nasty_strategy) != NULL);
+    CHECK(json_object_get(stats, nasty_type) != NULL);
+    const json_t *analysis = json_object_get(stats, "analysis");
+    CHECK(json_object_get(json_object_get(analysis, "by_strategy"), "degradation_router") != NULL);
 
     /* per strategy over every type */
-    const vsri_json *per_strategy = vsri_json_get(root, "strategies");
-    CHECK_EQ_INT(vsri_json_count(per_strategy), n_strategies);
+    const json_t *per_strategy = json_object_get(root, "strategies");
+    CHECK_EQ_INT(tj_count(per_strategy), n_strategies);
     for (int i = 0; i < n_strategies; i++) {
-        CHECK(strcmp(vsri_json_key_at(per_strategy, i), strategies[i]) == 0);
-        check_json_key(t, vsri_json_at(per_strategy, i), NULL, strategies[i]);
+        CHECK(strcmp(tj_key_at(per_strategy, i), strategies[i]) == 0);
+        check_json_key(t, tj_at(per_strategy, i), NULL, strategies[i]);
     }
     vsr_free(types);
     vsr_free(strategies);
 
     /* the operation in flight */
-    const vsri_json *fl = vsri_json_get(root, "in_flight");
-    CHECK_EQ_INT(vsri_json_count(fl), 1);
-    const vsri_json *f0 = vsri_json_at(fl, 0);
-    CHECK(strcmp(vsri_json_string(vsri_json_get(f0, "type"), ""), nasty_type) == 0);
-    CHECK(strcmp(vsri_json_string(vsri_json_get(f0, "strategy"), ""), nasty_strategy) == 0);
-    CHECK(vsri_json_bool(vsri_json_get(f0, "success"), 1) == 0);
-    CHECK(strcmp(vsri_json_string(vsri_json_get(vsri_json_get(f0, "meta"), "stage"), ""), "a,b;c") == 0);
+    const json_t *fl = json_object_get(root, "in_flight");
+    CHECK_EQ_INT(tj_count(fl), 1);
+    const json_t *f0 = tj_at(fl, 0);
+    CHECK(strcmp(tj_str(json_object_get(f0, "type"), ""), nasty_type) == 0);
+    CHECK(strcmp(tj_str(json_object_get(f0, "strategy"), ""), nasty_strategy) == 0);
+    CHECK(tj_bool(json_object_get(f0, "success"), 1) == 0);
+    CHECK(strcmp(tj_str(json_object_get(json_object_get(f0, "meta"), "stage"), ""), "a,b;c") == 0);
 
-    const vsri_json *res = vsri_json_get(root, "resources");
+    const json_t *res = json_object_get(root, "resources");
     int64_t v = 0;
-    CHECK(vsri_json_int(vsri_json_get(res, "max_frames_in_flight"), &v) == 0 && v == 12);
-    CHECK(vsri_json_int(vsri_json_get(res, "queue_depth"), &v) == 0 && v == 4);
-    CHECK(vsri_json_int(vsri_json_get(res, "peak_device_bytes"), &v) == 0 && v == -1);
-    CHECK(vsri_json_int(vsri_json_get(res, "peak_rss_bytes"), &v) == 0 && v > 0);
+    CHECK(tj_int(json_object_get(res, "max_frames_in_flight"), &v) == 0 && v == 12);
+    CHECK(tj_int(json_object_get(res, "queue_depth"), &v) == 0 && v == 4);
+    CHECK(tj_int(json_object_get(res, "peak_device_bytes"), &v) == 0 && v == -1);
+    CHECK(tj_int(json_object_get(res, "peak_rss_bytes"), &v) == 0 && v > 0);
 
-    const vsri_json *q = vsri_json_get(root, "quality");
-    CHECK(vsri_json_int(vsri_json_get(q, "frames"), &v) == 0 && v == 2);
-    CHECK(num_eq(vsri_json_get(q, "psnr_min"), 31.25));
-    CHECK(num_eq(vsri_json_get(q, "psnr_mean"), (31.25 + 100.0) / 2));
-    CHECK(num_eq(vsri_json_get(q, "ssim_mean"), 0.9375));
-    const vsri_json *pf = vsri_json_get(q, "per_frame");
-    CHECK_EQ_INT(vsri_json_count(pf), 2);
-    CHECK(num_eq(vsri_json_get(vsri_json_at(pf, 1), "psnr_db"), 100.0));
-    CHECK(vsri_json_bool(vsri_json_get(q, "per_frame_truncated"), 1) == 0);
+    const json_t *q = json_object_get(root, "quality");
+    CHECK(tj_int(json_object_get(q, "frames"), &v) == 0 && v == 2);
+    CHECK(num_eq(json_object_get(q, "psnr_min"), 31.25));
+    CHECK(num_eq(json_object_get(q, "psnr_mean"), (31.25 + 100.0) / 2));
+    CHECK(num_eq(json_object_get(q, "ssim_mean"), 0.9375));
+    const json_t *pf = json_object_get(q, "per_frame");
+    CHECK_EQ_INT(tj_count(pf), 2);
+    CHECK(num_eq(json_object_get(tj_at(pf, 1), "psnr_db"), 100.0));
+    CHECK(tj_bool(json_object_get(q, "per_frame_truncated"), 1) == 0);
 
-    const vsri_json *hist = vsri_json_get(root, "history");
-    CHECK_EQ_INT(vsri_json_count(hist), N_HISTORY);
-    for (int i = 0; i < vsri_json_count(hist) && i < N_RECORDS; i++) {
-        const vsri_json *h = vsri_json_at(hist, i);
+    const json_t *hist = json_object_get(root, "history");
+    CHECK_EQ_INT(tj_count(hist), N_HISTORY);
+    for (int i = 0; i < tj_count(hist) && i < N_RECORDS; i++) {
+        const json_t *h = tj_at(hist, i);
         vsr_op_record *rp = NULL;
         CHECK_EQ_INT(vsr_tracker_history_get(t, i, &rp), 0);
         if (!rp)
             break;
         vsr_op_record r = *rp;
-        CHECK(vsri_json_int(vsri_json_get(h, "id"), &v) == 0 && v == (int64_t)r.id);
-        CHECK(num_or_null_eq(vsri_json_get(h, "quality"), r.quality));
-        CHECK(vsri_json_int(vsri_json_get(h, "peak_rss_bytes"), &v) == 0 && v == r.peak_rss_bytes);
-        CHECK(vsri_json_int(vsri_json_get(h, "peak_device_bytes"), &v) == 0 && v == -1);
-        CHECK(vsri_json_int(vsri_json_get(h, "start_ns"), &v) == 0 && v == r.start_ns);
+        CHECK(tj_int(json_object_get(h, "id"), &v) == 0 && v == (int64_t)r.id);
+        CHECK(num_or_null_eq(json_object_get(h, "quality"), r.quality));
+        CHECK(tj_int(json_object_get(h, "peak_rss_bytes"), &v) == 0 && v == r.peak_rss_bytes);
+        CHECK(tj_int(json_object_get(h, "peak_device_bytes"), &v) == 0 && v == -1);
+        CHECK(tj_int(json_object_get(h, "start_ns"), &v) == 0 && v == r.start_ns);
         CHECK(v == big_start + i);
-        CHECK(vsri_json_int(vsri_json_get(h, "end_ns"), &v) == 0 && v == r.end_ns);
-        CHECK(vsri_json_int(vsri_json_get(h, "duration_ns"), &v) == 0 && v == r.duration_ns);
-        CHECK(vsri_json_int(vsri_json_get(h, "run_id"), &v) == 0 && v == 5);
-        CHECK(vsri_json_int(vsri_json_get(h, "frames"), &v) == 0 && v == r.frames);
-        CHECK(vsri_json_int(vsri_json_get(h, "tiles"), &v) == 0 && v == 4);
-        CHECK(vsri_json_int(vsri_json_get(h, "out_height"), &v) == 0 && v == 720);
-        CHECK(vsri_json_int(vsri_json_get(h, "scale"), &v) == 0 && v == 2);
-        CHECK(vsri_json_int(vsri_json_get(h, "error_code"), &v) == 0 && v == r.error_code);
-        CHECK(strcmp(vsri_json_string(vsri_json_get(h, "type"), ""), r.type) == 0);
-        CHECK(strcmp(vsri_json_string(vsri_json_get(h, "strategy"), ""), r.strategy) == 0);
-        CHECK(strcmp(vsri_json_string(vsri_json_get(h, "precision"), ""), "bf16") == 0);
+        CHECK(tj_int(json_object_get(h, "end_ns"), &v) == 0 && v == r.end_ns);
+        CHECK(tj_int(json_object_get(h, "duration_ns"), &v) == 0 && v == r.duration_ns);
+        CHECK(tj_int(json_object_get(h, "run_id"), &v) == 0 && v == 5);
+        CHECK(tj_int(json_object_get(h, "frames"), &v) == 0 && v == r.frames);
+        CHECK(tj_int(json_object_get(h, "tiles"), &v) == 0 && v == 4);
+        CHECK(tj_int(json_object_get(h, "out_height"), &v) == 0 && v == 720);
+        CHECK(tj_int(json_object_get(h, "scale"), &v) == 0 && v == 2);
+        CHECK(tj_int(json_object_get(h, "error_code"), &v) == 0 && v == r.error_code);
+        CHECK(strcmp(tj_str(json_object_get(h, "type"), ""), r.type) == 0);
+        CHECK(strcmp(tj_str(json_object_get(h, "strategy"), ""), r.strategy) == 0);
+        CHECK(strcmp(tj_str(json_object_get(h, "precision"), ""), "bf16") == 0);
         if (r.device)
-            CHECK(strcmp(vsri_json_string(vsri_json_get(h, "device"), ""), r.device) == 0);
+            CHECK(strcmp(tj_str(json_object_get(h, "device"), ""), r.device) == 0);
         else
-            CHECK(vsri_json_type_of(vsri_json_get(h, "device")) == VSRI_JSON_NULL);
-        CHECK(vsri_json_bool(vsri_json_get(h, "success"), -1) == r.success);
+            CHECK(tj_type(json_object_get(h, "device")) == TJ_NULL);
+        CHECK(tj_bool(json_object_get(h, "success"), -1) == r.success);
         if (r.error_message)
-            CHECK(strcmp(vsri_json_string(vsri_json_get(h, "error_message"), ""), nasty_message) == 0);
-        const vsri_json *meta = vsri_json_get(h, "meta");
-        CHECK_EQ_INT(vsri_json_count(meta), r.n_meta);
+            CHECK(strcmp(tj_str(json_object_get(h, "error_message"), ""), nasty_message) == 0);
+        const json_t *meta = json_object_get(h, "meta");
+        CHECK_EQ_INT(tj_count(meta), r.n_meta);
         for (int m = 0; m < r.n_meta; m++) {
-            CHECK(strcmp(vsri_json_key_at(meta, m), r.meta[m].key) == 0);
-            CHECK(strcmp(vsri_json_string(vsri_json_at(meta, m), ""), r.meta[m].value) == 0);
+            CHECK(strcmp(tj_key_at(meta, m), r.meta[m].key) == 0);
+            CHECK(strcmp(tj_str(tj_at(meta, m), ""), r.meta[m].value) == 0);
         }
         vsr_free(rp);
     }
-    vsri_json_free(root);
+    json_decref(root);
     vsr_free(text);
 }
 
@@ -630,23 +629,64 @@ static void test_empty(void)
         CHECK_EQ_INT(vsr_tracker_export_string(t, (vsr_export_format)f, &text), 0);
         CHECK(text != NULL);
         if (f == VSR_EXPORT_JSON && text) {
-            vsri_json *root = NULL;
-            char err[128];
-            CHECK_MSG(vsri_json_parse(text, strlen(text), &root, err, sizeof(err)) == 0, "%s", err);
+            char err[256] = "";
+            json_t *root = tj_parse(text, strlen(text), err, sizeof(err));
+            CHECK_MSG(root != NULL, "%s", err);
             /* no quality measured: null, not a number */
-            const vsri_json *q = vsri_json_get(root, "quality");
-            CHECK(vsri_json_type_of(vsri_json_get(q, "psnr_mean")) == VSRI_JSON_NULL);
-            CHECK_EQ_INT(vsri_json_count(vsri_json_get(root, "history")), 0);
-            CHECK(vsri_json_type_of(vsri_json_get(root, "stats")) == VSRI_JSON_OBJECT);
-            CHECK_EQ_INT(vsri_json_count(vsri_json_get(root, "stats")), 0);
-            CHECK_EQ_INT(vsri_json_count(vsri_json_get(root, "strategies")), 0);
-            CHECK_EQ_INT(vsri_json_count(vsri_json_get(root, "in_flight")), 0);
-            vsri_json_free(root);
+            const json_t *q = json_object_get(root, "quality");
+            CHECK(tj_type(json_object_get(q, "psnr_mean")) == TJ_NULL);
+            CHECK_EQ_INT(tj_count(json_object_get(root, "history")), 0);
+            CHECK(tj_type(json_object_get(root, "stats")) == TJ_OBJECT);
+            CHECK_EQ_INT(tj_count(json_object_get(root, "stats")), 0);
+            CHECK_EQ_INT(tj_count(json_object_get(root, "strategies")), 0);
+            CHECK_EQ_INT(tj_count(json_object_get(root, "in_flight")), 0);
+            json_decref(root);
         }
         if (f == VSR_EXPORT_CSV && text)
             CHECK(strchr(text, '\n') == text + strlen(text) - 1); /* the header only */
         vsr_free(text);
     }
+    vsr_tracker_unref(&t);
+}
+
+/* Names and messages are whatever bytes the caller recorded; the JSON is
+ * still valid UTF-8 (jansson's strict reader takes it), with U+FFFD for
+ * each byte that is not part of a valid sequence. */
+static void test_json_not_utf8(void)
+{
+    vsr_tracker_settings s;
+    vsr_tracker_settings_default(&s);
+    s.sampler_interval_ms = 0;
+    vsr_tracker *t = NULL;
+    CHECK_EQ_INT(vsr_tracker_open(&t, &s), 0);
+    vsr_op_record r;
+    memset(&r, 0, sizeof(r));
+    r.size = sizeof(r);
+    r.type = "op\xff";                                   /* never valid */
+    r.strategy = "x\xc3";                                /* cut sequence */
+    r.error_message = "file '\xe9t\xe9.mp4': \xed\xa0\x80"; /* Latin-1, a surrogate */
+    vsr_kv meta[] = {{"k\xfe", "v\xc0\xaf"}};              /* an overlong '/' */
+    r.meta = meta;
+    r.n_meta = 1;
+    r.duration_ns = 1000;
+    r.quality = NAN;
+    r.peak_rss_bytes = r.peak_device_bytes = -1;
+    CHECK_EQ_INT(vsr_tracker_record(t, &r), 0);
+    char *text = NULL;
+    CHECK_EQ_INT(vsr_tracker_export_string(t, VSR_EXPORT_JSON, &text), 0);
+    char err[256] = "";
+    json_t *root = text ? tj_parse(text, strlen(text), err, sizeof(err)) : NULL;
+    CHECK_MSG(root != NULL, "JSON does not parse: %s", err);
+    const json_t *h = tj_at(json_object_get(root, "history"), 0);
+    CHECK(strcmp(tj_str(json_object_get(h, "type"), ""), "op\xEF\xBF\xBD") == 0);
+    CHECK(strcmp(tj_str(json_object_get(h, "strategy"), ""), "x\xEF\xBF\xBD") == 0);
+    CHECK(strcmp(tj_str(json_object_get(h, "error_message"), ""),
+                 "file '\xEF\xBF\xBDt\xEF\xBF\xBD.mp4': \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD") == 0);
+    CHECK(strcmp(tj_str(json_object_get(json_object_get(h, "meta"), "k\xEF\xBF\xBD"), ""),
+                 "v\xEF\xBF\xBD\xEF\xBF\xBD") == 0);
+    CHECK(json_object_get(json_object_get(root, "stats"), "op\xEF\xBF\xBD") != NULL);
+    json_decref(root);
+    vsr_free(text);
     vsr_tracker_unref(&t);
 }
 
@@ -661,5 +701,6 @@ int main(void)
     vsr_op_end(&pending, 0, NULL);
     vsr_tracker_unref(&t);
     test_empty();
+    test_json_not_utf8();
     return test_result("export");
 }

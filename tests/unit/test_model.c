@@ -23,6 +23,7 @@
  *    sessions are open keeps the model usable for them.
  */
 #include <math.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -417,6 +418,18 @@ static void test_load_keeps_peak_rss(void)
 
 /* Process-wide settings are process-level calls; what a session reports
  * is read when asked, so a configure after the session opened shows. */
+/* Before any vsr_process_configure(): one thread per core, not whatever
+ * libtorch starts with (a single thread on some machines). */
+static void test_default_threads(void)
+{
+    cpu_set_t set;
+    CHECK(sched_getaffinity(0, sizeof(set), &set) == 0);
+    int cpus = CPU_COUNT(&set);
+    vsr_process_settings now = {.size = sizeof(now)};
+    CHECK(vsr_process_get_settings(&now) == 0);
+    CHECK_MSG(now.threads == cpus, "unconfigured: %d threads in use, %d CPUs", now.threads, cpus);
+}
+
 static void test_process_settings(void)
 {
     vsr_model *m = NULL;
@@ -548,6 +561,7 @@ int main(void)
     }
     vsr_log_set_level(VSR_LOG_WARNING);
     vsr_log_set_callback(test_log_cb, NULL);
+    test_default_threads();
     CHECK(test_set_threads(1) == 0);
     test_load_keeps_peak_rss();
     test_cards();

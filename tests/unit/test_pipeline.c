@@ -9,7 +9,13 @@
  *  - a progress callback that cancels at frame k leaves an output of
  *    exactly k frames that decodes;
  *  - a run's failure (bad model at run time) comes back with the model's
- *    message and leaves no output file.
+ *    message and leaves no output file;
+ *  - an intact file whose header declares more than its packets cover is
+ *    upscaled with success (0), a truncated one is VSR_ERROR_INPUT_DAMAGED
+ *    with every decodable frame written;
+ *  - a session's own log sink receives the messages of its runs, the
+ *    decoder's damage warnings included (logged on the decode thread when
+ *    pipelined), and the global sink none of them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +209,93 @@ static void test_model_failure_mid_run(void)
     }
 }
 
+static void test_short_and_truncated_files(void)
+{
+    vsr_session *ses = open_session(test_path("VSR_TEST_MODELS", "tiny-x2.pt"), 1, NULL);
+    if (!ses)
+        return;
+    struct {
+        const char *clip;
+        int want_err;
+        int64_t frames; /* what ffmpeg decodes (tools/make_test_data.py) */
+    } cases[] = {{"dropped_frames.avi", 0, 24}, {"truncated.avi", VSR_ERROR_INPUT_DAMAGED, 15},
+                 {"truncated.mkv", VSR_ERROR_INPUT_DAMAGED, 12}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        vsr_run_result res;
+        const char *out = tmp_file("short.mkv");
+        int err = run(ses, test_path("VSR_TEST_DATA", cases[i].clip), out, 1, 0, 4, &res);
+        fprintf(stderr, "  %-18s -> %s, %lld frames written, damaged %d\n", cases[i].clip, vsr_strerror(err),
+                (long long)res.frames_written, res.input_damaged);
+        CHECK_MSG(err == cases[i].want_err, "%s: %s (%s), expected %s", cases[i].clip, vsr_strerror(err),
+                  vsr_last_error(), vsr_strerror(cases[i].want_err));
+        CHECK_MSG(res.frames_written == cases[i].frames, "%s: %lld frames written, expected %lld", cases[i].clip,
+                  (long long)res.frames_written, (long long)cases[i].frames);
+        CHECK_MSG((res.input_damaged != 0) == (cases[i].want_err != 0), "%s: input_damaged %d", cases[i].clip,
+                  res.input_damaged);
+        CHECK_MSG(access(out, F_OK) == 0, "%s: no output", cases[i].clip);
+        remove(out);
+    }
+    vsr_session_close(&ses);
+}
+
+/* Log sinks: calls are serialised by libvsr's log lock, and the test reads
+ * the counts only after the run has joined its threads. */
+typedef struct log_count {
+    int damage_warnings, messages;
+    char first[512];
+} log_count;
+
+static void count_message(void *user, int level, const char *msg)
+{
+    log_count *lc = user;
+    lc->messages++;
+    if (level == VSR_LOG_WARNING && strstr(msg, "corrupt.mkv") && !lc->damage_warnings++)
+        snprintf(lc->first, sizeof(lc->first), "%s", msg);
+}
+
+static void test_session_log_sink(void)
+{
+    log_count mine, global;
+    memset(&global, 0, sizeof(global));
+    vsr_log_set_callback(count_message, &global);
+    vsr_log_set_level(VSR_LOG_WARNING);
+    vsr_session_settings s;
+    vsr_session_settings_default(&s);
+    s.log_callback = count_message;
+    s.log_user = &mine;
+    vsr_session *ses = NULL;
+    CHECK_MSG(test_open_session(&ses, &s, test_path("VSR_TEST_MODELS", "tiny-x2.pt"), NULL, VSR_PRECISION_FP32) == 0,
+              "%s", vsr_last_error());
+    for (int pipelined = 1; ses && pipelined >= 0; pipelined--) {
+        memset(&mine, 0, sizeof(mine));
+        memset(&global, 0, sizeof(global));
+        vsr_run_result res;
+        int err = run(ses, test_path("VSR_TEST_DATA", "corrupt.mkv"), tmp_file("sink.mkv"), pipelined, 0, 4, &res);
+        CHECK_MSG(err == VSR_ERROR_INPUT_DAMAGED, "%s run of corrupt.mkv: %s", pipelined ? "pipelined" : "serial",
+                  vsr_strerror(err));
+        fprintf(stderr, "  %s run: session sink %d messages (%d damage warnings: %s), global sink %d\n",
+                pipelined ? "pipelined" : "serial", mine.messages, mine.damage_warnings, mine.first,
+                global.messages);
+        CHECK_MSG(mine.damage_warnings > 0, "%s run: the decoder's warning did not reach the session's sink",
+                  pipelined ? "pipelined" : "serial");
+        CHECK_MSG(global.messages == 0, "%s run: %d messages went to the global sink instead, e.g. %s",
+                  pipelined ? "pipelined" : "serial", global.messages, global.first);
+    }
+    vsr_session_close(&ses);
+    /* outside a run, the global sink is back in charge on this thread */
+    memset(&global, 0, sizeof(global));
+    vsr_input *in = NULL;
+    if (vsr_input_open(&in, test_path("VSR_TEST_DATA", "corrupt.mkv"), NULL) == 0) {
+        vsr_frame *f = NULL;
+        while (vsr_input_read_frame(in, &f) == 0)
+            vsr_frame_unref(&f);
+    }
+    vsr_input_close(&in);
+    CHECK_MSG(global.damage_warnings > 0, "a plain input's warning did not reach the global sink");
+    vsr_log_set_callback(NULL, NULL);
+    vsr_log_set_level(VSR_LOG_ERROR);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/vsr-test-pipeline-XXXXXX");
@@ -216,6 +309,8 @@ int main(void)
     test_queue_bound_with_slow_encoder();
     test_cancel_from_callback();
     test_model_failure_mid_run();
+    test_short_and_truncated_files();
+    test_session_log_sink();
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

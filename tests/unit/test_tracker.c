@@ -1,5 +1,6 @@
 /* Tracker: statistics, trends, history, caller operations, callbacks,
  * metadata, the size rule, threads, sampler. */
+#include <dirent.h>
 #include <malloc.h>
 #include <math.h>
 #include <pthread.h>
@@ -1344,18 +1345,95 @@ static int fake_probe(void *ctx, int64_t *used, int64_t *total, int64_t *peak, d
     return 0;
 }
 
+/* The sampler is checked by what it did, never by how long it took: each
+ * wait below polls for an event, bounded by minutes that only a sampler
+ * that stopped sampling would use up. */
+#define WAIT_BOUND_MS (5 * 60 * 1000)
+
+/* Until the sampler has taken n more samples than `after`; 0 if it never does. */
+static int wait_samples(vsr_tracker *t, int64_t after, int64_t n)
+{
+    vsr_resource_stats rs = {.size = sizeof(rs)};
+    for (int waited = 0; waited < WAIT_BOUND_MS; waited += 2) {
+        vsr_tracker_get_resources(t, &rs);
+        if (rs.samples >= after + n)
+            return 1;
+        sleep_ms(2);
+    }
+    return 0;
+}
+
+static int64_t samples_now(vsr_tracker *t)
+{
+    vsr_resource_stats rs = {.size = sizeof(rs)};
+    vsr_tracker_get_resources(t, &rs);
+    return rs.samples;
+}
+
+/* The process's threads by id (/proc/self/task): a thread that exits may
+ * stay listed a moment after pthread_join returns, but a new thread is
+ * listed as soon as pthread_create returns, so new ids are exact. */
+#define MAX_TIDS 256
+static int list_tids(long *tids)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL && n < MAX_TIDS)
+        if (e->d_name[0] != '.')
+            tids[n++] = strtol(e->d_name, NULL, 10);
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* The ids in `now` that are not in `before`; returns how many (first in *tid). */
+static int new_tids(const long *before, int nb, const long *now, int nn, long *tid)
+{
+    int count = 0;
+    for (int i = 0; i < nn; i++) {
+        int seen = 0;
+        for (int j = 0; j < nb && !seen; j++)
+            seen = now[i] == before[j];
+        if (!seen && !count++)
+            *tid = now[i];
+    }
+    return count;
+}
+
+static int thread_listed(long tid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/task/%ld", tid);
+    return access(path, F_OK) == 0;
+}
+
+/* Until the thread has left /proc/self/task; 0 if it never does. */
+static int wait_thread_gone(long tid)
+{
+    for (int waited = 0; waited < WAIT_BOUND_MS; waited++) {
+        if (!thread_listed(tid))
+            return 1;
+        sleep_ms(1);
+    }
+    return 0;
+}
+
 static void test_sampler(void)
 {
-    int threads_before = vsri_proc_thread_count();
-    CHECK(threads_before >= 1);
+    long before[MAX_TIDS], now[MAX_TIDS], sampler_tid = 0;
+    int nb = list_tids(before);
+    CHECK(nb >= 1);
 
     /* Off: no thread at all. */
     vsr_tracker *off = new_tracker(10, 0);
-    CHECK_EQ_INT(vsri_proc_thread_count(), threads_before);
+    int nn = list_tids(now);
+    CHECK_EQ_INT(new_tids(before, nb, now, nn, &sampler_tid), 0);
     vsr_tracker_unref(&off);
 
     vsr_tracker *t = new_tracker(10, 10);
-    CHECK_EQ_INT(vsri_proc_thread_count(), threads_before + 1);
+    nn = list_tids(now);
+    CHECK_EQ_INT(new_tids(before, nb, now, nn, &sampler_tid), 1);
     fake_gpu gpu;
     atomic_init(&gpu.calls, 0);
     atomic_init(&gpu.used, 1000);
@@ -1373,18 +1451,15 @@ static void test_sampler(void)
             p[i] = (unsigned char)i;
         p[big - 1] = 1;
         gpu.used = 5000;
-        sleep_ms(30);
+        /* The first sample counted after this point may have been read
+         * before it; the second was read after: it saw both. */
+        CHECK_MSG(wait_samples(t, samples_now(t), 2), "the sampler stopped sampling");
         gpu.used = 2000;
         munmap(p, big);
     }
+    /* and a sample read after the memory is gone */
+    CHECK_MSG(wait_samples(t, samples_now(t), 2), "the sampler stopped sampling");
     vsr_resource_stats rs = {.size = sizeof(rs)};
-    for (int i = 0; i < 200; i++) {
-        vsr_tracker_get_resources(t, &rs);
-        if (rs.samples >= 3)
-            break;
-        sleep_ms(10);
-    }
-    sleep_ms(30);
     vsr_tracker_get_resources(t, &rs);
     CHECK(rs.samples > 0);
     CHECK_MSG(rs.peak_rss_bytes >= rss_before + (int64_t)(190u << 20),
@@ -1398,27 +1473,28 @@ static void test_sampler(void)
     CHECK_EQ_INT(rs.device_total_bytes, 8000);
     CHECK(rs.gpu_util_percent_peak == 42.5);
 
-    /* After removal the probe is not called again. */
+    /* After removal the probe is not called again, though the sampler samples on. */
     vsri_tracker_set_device_probe(t, NULL, &gpu);
     int calls = gpu.calls;
-    sleep_ms(40);
+    CHECK_MSG(wait_samples(t, samples_now(t), 2), "the sampler stopped sampling");
     CHECK_EQ_INT(gpu.calls, calls);
 
     /* reset forgets the peaks (the kernel's high-water mark has not grown since) */
     vsr_tracker_reset(t);
-    sleep_ms(40);
+    CHECK_MSG(wait_samples(t, samples_now(t), 2), "the sampler stopped sampling");
     vsr_tracker_get_resources(t, &rs);
     CHECK(rs.peak_rss_bytes < rss_before + (int64_t)(100u << 20));
     CHECK_EQ_INT(rs.peak_device_bytes, -1);
 
-    /* destroy wakes the sampler at once, even with a long interval */
-    vsr_tracker *slow = new_tracker(10, 60000);
+    /* destroy wakes the sampler at once, even with an hour's interval (a
+     * destroy that waited the interval out would pass the bound) */
+    vsr_tracker *slow = new_tracker(10, 3600 * 1000);
     int64_t start = vsri_now_ns();
     vsr_tracker_unref(&slow);
-    CHECK((vsri_now_ns() - start) < 1000000000LL);
+    CHECK((vsri_now_ns() - start) < (int64_t)WAIT_BOUND_MS * 1000000);
 
     vsr_tracker_unref(&t);
-    CHECK_EQ_INT(vsri_proc_thread_count(), threads_before);
+    CHECK_MSG(wait_thread_gone(sampler_tid), "the sampler thread %ld outlived its tracker", sampler_tid);
 }
 
 int main(void)
