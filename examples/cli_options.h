@@ -1,5 +1,5 @@
 /*
- * Parsing of command-line values shared by vsr-cli and vsr-bench: sizes
+ * Parsing of command-line values for the example tools (vsr-cli): sizes
  * with units, bounded integers that may be "auto", and names from a list.
  * Every parser returns 0 on success or -1 with a message in err that
  * names the option and the rule it broke.
