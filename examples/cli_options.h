@@ -22,4 +22,13 @@ int cli_parse_int(const char *opt, const char *text, int64_t lo, int64_t hi, con
 int cli_parse_choice(const char *opt, const char *text, const char *const *names, int n, int *out,
                      char *err, size_t errlen);
 
+/* A position or duration as FFmpeg writes them: a time, [HH:]MM:SS[.m...]
+ * or seconds (S[.m...], with an optional s, ms or us suffix), or a frame
+ * count with an f suffix ("48f"). Times give microseconds. */
+typedef struct cli_position {
+    int frames;    /* 1: value counts frames; 0: microseconds */
+    int64_t value;
+} cli_position;
+int cli_parse_position(const char *opt, const char *text, cli_position *out, char *err, size_t errlen);
+
 #endif /* VSR_CLI_OPTIONS_H */

@@ -14,6 +14,7 @@
 #include "model_internal.h"
 #include "quality.h"
 #include "queue.h"
+#include "range.h"
 #include "resume.h"
 #include "session_internal.h"
 #include "stream_internal.h"
@@ -31,6 +32,8 @@ void vsr_run_settings_default(vsr_run_settings *s)
     s->queue_depth = 4;
     s->resume = 0;
     s->reference_path = NULL;
+    s->start_us = s->end_us = -1;
+    s->start_frame = s->end_frame = -1;
 }
 
 /* Time and frames of one stage, reported to the tracker every `every`
@@ -70,6 +73,7 @@ typedef struct run_ctx {
     int64_t skipped;       /* frames already in the resume journal */
     vsri_converter *cv_conv, *cv_ref;
     stage_acc acc_dec, acc_pre, acc_post, acc_enc;
+    vsri_range range;      /* the part of the input kept (start/end settings) */
 } run_ctx;
 
 static void fail(run_ctx *c, int code)
@@ -148,11 +152,55 @@ static void note_in_flight(run_ctx *c, int delta)
 
 /* ---- the four stages, each one frame at a time ------------------------- */
 
+/* The copied streams follow the range as it becomes known. */
+static void update_copy_window(run_ctx *c)
+{
+    if (!c->out)
+        return;
+    int64_t start, end, shift;
+    vsri_range_copy_window(&c->range, &start, &end, &shift);
+    vsri_output_set_copy_window(c->out, start, end, shift);
+}
+
+/* The range's end was read: read the other streams' packets up to it (and
+ * a margin, for muxers that interleave loosely); none after it are needed. */
+static void end_of_range(run_ctx *c)
+{
+    update_copy_window(c);
+    if (c->range.copy_end_us < INT64_MAX - 2000000)
+        vsri_input_pump(c->in, c->range.copy_end_us + 2000000);
+    vsri_input_end_packets(c->in);
+}
+
+/* The next frame of the input that the run keeps. */
+static int read_kept_frame(run_ctx *c, vsr_frame **f)
+{
+    for (;;) {
+        int err = vsr_input_read_frame(c->in, f);
+        if (err < 0 || !c->range.active)
+            return err;
+        int started = c->range.started;
+        int take = vsri_range_take(&c->range, *f);
+        if (take == VSRI_RANGE_KEEP) {
+            if (!started)
+                update_copy_window(c);
+            return 0;
+        }
+        vsr_frame_unref(f);
+        if (take == VSRI_RANGE_END) {
+            end_of_range(c);
+            return VSR_EOF;
+        }
+        if (should_stop(c)) /* dropping frames before the start can take a while */
+            return VSR_ERROR_CANCELLED;
+    }
+}
+
 static int stage_decode(run_ctx *c, vsr_frame **f)
 {
     int64_t t0 = vsri_now_ns();
-    int err = vsr_input_read_frame(c->in, f);
-    if (err == VSR_EOF)
+    int err = read_kept_frame(c, f);
+    if (err == VSR_EOF || err == VSR_ERROR_CANCELLED)
         return err;
     if (err < 0) {
         fail(c, err);
@@ -517,7 +565,10 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
     c->in_h = info.height;
     c->out_w = info.width * m->card.scale;
     c->out_h = info.height * m->card.scale;
-    c->frames_total = info.frames;
+    err = vsri_range_open(&c->range, &c->rs, c->in);
+    if (err < 0)
+        goto done;
+    c->frames_total = vsri_range_frames(&c->range, &info);
     if (c->rs.reference_path && c->tr) {
         err = vsr_input_open(&c->ref, c->rs.reference_path, c->rs.input);
         if (err < 0)
@@ -536,6 +587,8 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
         err = vsr_output_open(&c->out, output_path, c->in, c->rs.output);
         if (err < 0)
             goto done;
+        if (c->range.active)
+            update_copy_window(c);
     }
     if (c->skipped > 0) {
         /* Frames already done: decode and drop them. Resume takes per-frame
@@ -562,6 +615,12 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
         /* nothing to finish: no file (the output is removed when closed) */
         err = vsri_error(VSR_ERROR_CANCELLED, "cancelled before the first frame was written; no output '%s'",
                          output_path);
+        vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
+        goto done;
+    }
+    if (c->written == 0 && c->skipped == 0 && c->range.active) {
+        err = vsri_error(VSR_ERROR_INPUT, "input '%s' has no frame in the range asked for (run settings start_us, "
+                         "end_us, start_frame, end_frame)", input_path);
         vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
         goto done;
     }
