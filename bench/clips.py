@@ -4,7 +4,8 @@
     bench/clips.py --out clip.mp4 [--size 320x180] [--frames 48] [--fps 24]
 
 scikit-image's sample photographs (astronaut, coffee, chelsea) are panned
-and cropped with numpy (a slow sub-pixel pan, one picture per two-second
+and cropped with numpy (python/libvsr/bench/samples.py, which vsr-bench's
+own sample clips use too) (a slow sub-pixel pan, one picture per two-second
 scene, so the clip has motion and scene cuts), piped to ffmpeg as raw RGB
 and encoded with libx264 (yuv420p, crf 16, preset veryfast) together with
 an AAC sine tone, so the audio-copy path is exercised too. The result is
@@ -26,69 +27,27 @@ import time
 
 import numpy as np
 
-PICTURES = ("astronaut", "coffee", "chelsea")
-SCENE_SECONDS = 2.0
+def _load_samples():
+    """python/libvsr/bench/samples.py, loaded by path: it generates the frames
+    (the bench scripts run without the package on sys.path, and importing
+    the package would need the built library)."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python", "libvsr",
+                        "bench", "samples.py")
+    spec = importlib.util.spec_from_file_location("vsr_bench_samples", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
-def _pictures():
-    from skimage import data
-    out = []
-    for name in PICTURES:
-        img = getattr(data, name)()
-        if img.ndim == 2:
-            img = np.stack([img] * 3, axis=-1)
-        out.append(np.ascontiguousarray(img[..., :3]).astype(np.float32))
-    return out
-
-
-def _resize(img, h, w):
-    """Bilinear resize of an HxWx3 float image (enough for making test clips)."""
-    ih, iw = img.shape[:2]
-    ys = (np.arange(h) + 0.5) * ih / h - 0.5
-    xs = (np.arange(w) + 0.5) * iw / w - 0.5
-    y0 = np.clip(np.floor(ys).astype(int), 0, ih - 1)
-    x0 = np.clip(np.floor(xs).astype(int), 0, iw - 1)
-    y1 = np.minimum(y0 + 1, ih - 1)
-    x1 = np.minimum(x0 + 1, iw - 1)
-    fy = np.clip(ys - y0, 0, 1)[:, None, None]
-    fx = np.clip(xs - x0, 0, 1)[None, :, None]
-    top = img[y0][:, x0] * (1 - fx) + img[y0][:, x1] * fx
-    bot = img[y1][:, x0] * (1 - fx) + img[y1][:, x1] * fx
-    return top * (1 - fy) + bot * fy
-
-
-def _crop(img, y, x, h, w):
-    """Crop at a sub-pixel offset (bilinear between the four integer crops)."""
-    iy, ix = int(np.floor(y)), int(np.floor(x))
-    fy, fx = y - iy, x - ix
-    a = img[iy:iy + h, ix:ix + w]
-    b = img[iy:iy + h, ix + 1:ix + 1 + w]
-    c = img[iy + 1:iy + 1 + h, ix:ix + w]
-    d = img[iy + 1:iy + 1 + h, ix + 1:ix + 1 + w]
-    return (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy
+_samples = _load_samples()
+PICTURES = _samples.PHOTOS
+SCENE_SECONDS = _samples.SCENE_SECONDS
 
 
 def frames_rgb(width, height, frames, fps=24):
     """Yield `frames` HxWx3 uint8 pictures: a pan over each photograph in turn."""
-    pics = []
-    for p in _pictures():
-        # at least 1.3x the frame in both directions, so there is room to pan
-        k = max(1.3 * width / p.shape[1], 1.3 * height / p.shape[0], 1.0)
-        if k > 1.0:
-            p = _resize(p, int(np.ceil(p.shape[0] * k)), int(np.ceil(p.shape[1] * k)))
-        pics.append(p)
-    scene = max(1, int(round(SCENE_SECONDS * fps)))
-    for i in range(frames):
-        pic = pics[(i // scene) % len(pics)]
-        t = (i % scene) / max(scene - 1, 1)  # 0..1 within the scene
-        room_y = pic.shape[0] - height - 1
-        room_x = pic.shape[1] - width - 1
-        # a diagonal pan with a gentle curve
-        y = room_y * (0.2 + 0.6 * t)
-        x = room_x * (0.5 + 0.4 * np.sin(2 * np.pi * (t - 0.25)) * 0.5 + 0.25 * t)
-        x = float(np.clip(x, 0, room_x))
-        img = _crop(pic, y, x, height, width)
-        yield np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    return _samples.photo_frames(width, height, frames, fps)
 
 
 def make_clip(path, width=320, height=180, frames=48, fps=24, audio=True, crf=16):

@@ -84,3 +84,96 @@ int cli_parse_choice(const char *opt, const char *text, const char *const *names
         k += (size_t)snprintf(rule + k, sizeof(rule) - k, "%s %s", i ? "," : "", names[i]);
     return fail(err, errlen, opt, text, rule);
 }
+
+/* Digits (at least one) as a non-negative integer; advances *p. */
+static int take_digits(const char **p, int64_t *v)
+{
+    const char *s = *p;
+    int64_t n = 0;
+    while (*s >= '0' && *s <= '9') {
+        if (n > (INT64_MAX - 9) / 10)
+            return -1;
+        n = n * 10 + (*s++ - '0');
+    }
+    if (s == *p)
+        return -1;
+    *v = n;
+    *p = s;
+    return 0;
+}
+
+/* ".ddd" as microseconds (digits past the sixth are ignored); advances *p. */
+static int take_fraction(const char **p, int64_t *us)
+{
+    *us = 0;
+    if (**p != '.')
+        return 0;
+    const char *s = *p + 1;
+    int64_t scale = 100000;
+    if (*s < '0' || *s > '9')
+        return -1;
+    for (; *s >= '0' && *s <= '9'; s++, scale /= 10)
+        *us += (*s - '0') * scale;
+    *p = s;
+    return 0;
+}
+
+int cli_parse_position(const char *opt, const char *text, cli_position *out, char *err, size_t errlen)
+{
+    static const char rule[] = "is not a time ([HH:]MM:SS[.m...] or seconds, e.g. 1.5) or a frame count "
+                               "with an f suffix (e.g. 48f)";
+    if (!text || !*text)
+        return fail(err, errlen, opt, text, rule);
+    const char *p = text;
+    int64_t a = 0, frac = 0;
+    size_t n = strlen(text);
+    if (text[n - 1] == 'f') { /* frames */
+        if (take_digits(&p, &a) < 0 || p != text + n - 1)
+            return fail(err, errlen, opt, text, rule);
+        out->frames = 1;
+        out->value = a;
+        return 0;
+    }
+    if (*p == '-')
+        return fail(err, errlen, opt, text, "is negative: positions start at 0");
+    if (take_digits(&p, &a) < 0)
+        return fail(err, errlen, opt, text, rule);
+    int64_t seconds = a;
+    if (*p == ':') { /* [HH:]MM:SS[.m...] */
+        int64_t b = 0, c = -1;
+        p++;
+        if (take_digits(&p, &b) < 0)
+            return fail(err, errlen, opt, text, rule);
+        if (*p == ':') {
+            p++;
+            if (take_digits(&p, &c) < 0)
+                return fail(err, errlen, opt, text, rule);
+        }
+        int64_t h = c >= 0 ? a : 0, m = c >= 0 ? b : a, s = c >= 0 ? c : b;
+        if (m > 59 || s > 59 || (c >= 0 && h > 1000000))
+            return fail(err, errlen, opt, text, "has minutes or seconds above 59");
+        seconds = (h * 60 + m) * 60 + s;
+        if (take_fraction(&p, &frac) < 0 || *p)
+            return fail(err, errlen, opt, text, rule);
+    } else {
+        if (take_fraction(&p, &frac) < 0)
+            return fail(err, errlen, opt, text, rule);
+        int64_t unit = 1000000; /* seconds, or the ms/us suffixes FFmpeg takes */
+        if (!strcmp(p, "ms"))
+            unit = 1000;
+        else if (!strcmp(p, "us"))
+            unit = 1;
+        else if (*p && strcmp(p, "s"))
+            return fail(err, errlen, opt, text, rule);
+        if (seconds > INT64_MAX / 1000000)
+            return fail(err, errlen, opt, text, "is too large");
+        out->frames = 0;
+        out->value = seconds * unit + frac * unit / 1000000;
+        return 0;
+    }
+    if (seconds > INT64_MAX / 1000000 - 1)
+        return fail(err, errlen, opt, text, "is too large");
+    out->frames = 0;
+    out->value = seconds * 1000000 + frac;
+    return 0;
+}

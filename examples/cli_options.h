@@ -1,5 +1,5 @@
 /*
- * Parsing of command-line values shared by vsr-cli and vsr-bench: sizes
+ * Parsing of command-line values for the example tools (vsr-cli): sizes
  * with units, bounded integers that may be "auto", and names from a list.
  * Every parser returns 0 on success or -1 with a message in err that
  * names the option and the rule it broke.
@@ -21,5 +21,14 @@ int cli_parse_int(const char *opt, const char *text, int64_t lo, int64_t hi, con
 /* One of names[0..n) (exact match): its index. */
 int cli_parse_choice(const char *opt, const char *text, const char *const *names, int n, int *out,
                      char *err, size_t errlen);
+
+/* A position or duration as FFmpeg writes them: a time, [HH:]MM:SS[.m...]
+ * or seconds (S[.m...], with an optional s, ms or us suffix), or a frame
+ * count with an f suffix ("48f"). Times give microseconds. */
+typedef struct cli_position {
+    int frames;    /* 1: value counts frames; 0: microseconds */
+    int64_t value;
+} cli_position;
+int cli_parse_position(const char *opt, const char *text, cli_position *out, char *err, size_t errlen);
 
 #endif /* VSR_CLI_OPTIONS_H */

@@ -1,6 +1,6 @@
 /*
  * Process-wide heap settings for the programs that run models (vsr-cli,
- * vsr-bench, vsr-infer-bench). libvsr itself leaves malloc alone: these
+ * vsr-infer-bench). libvsr itself leaves malloc alone: these
  * are the application's to choose, and an embedding application may want
  * the same (docs/guide.md, "Memory").
  */

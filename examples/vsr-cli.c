@@ -23,7 +23,9 @@
 
 #include <libvsr/vsr.h>
 
+#include "cli_compare.h"
 #include "cli_options.h"
+#include "cli_progress.h"
 #include "heap.h"
 
 #ifndef VSR_DATADIR
@@ -61,6 +63,13 @@ typedef struct cli {
     const char *device;      /* --device as given (NULL: not given) */
     const char *settings_opt; /* the first option that sets what a plan pins (refused with a plan's
                                  --segment, --stitch, --status: they take it from the plan) */
+    /* FFmpeg's conventions */
+    cli_position seek, to, dur;  /* -ss, -to, -t (frames or microseconds) */
+    int has_seek, has_to, has_dur;
+    int no_overwrite;            /* -n */
+    const char *progress;        /* -progress TARGET */
+    const char *compare;         /* --compare FILE.png */
+    int64_t compare_frame;       /* --compare-frame N (-1: the middle frame) */
 } cli;
 
 static void usage(FILE *f)
@@ -86,7 +95,14 @@ static void usage(FILE *f)
             "      --tile-blend        feather tile overlaps\n"
             "      --chunk-blend       cross-fade chunk overlaps\n"
             "      --mem-limit SIZE    memory for inference, e.g. 2G (default: auto)\n"
+            "Part of the input (FFmpeg's options; a time is [HH:]MM:SS[.m...] or seconds,\n"
+            "or a frame count with an f suffix: 48f):\n"
+            "  -ss POS                 start at this position (the output starts at 0)\n"
+            "  -to POS                 stop before this position\n"
+            "  -t DURATION             keep this much (from -ss; wins over -to)\n"
             "Output:\n"
+            "  -y                      overwrite the output if it exists (the default)\n"
+            "  -n                      never overwrite: fail if the output exists\n"
             "      --codec NAME        libx264 (default), libx265, prores_ks, ffv1, ...\n"
             "      --crf N             quality for x264/x265 (default 18)\n"
             "      --preset P          x264/x265 preset (default medium)\n"
@@ -100,7 +116,11 @@ static void usage(FILE *f)
             "      --hwdec cuda|none   hardware decoding\n"
             "      --max-frames N      stop after N frames\n"
             "      --max-size WxH      refuse inputs larger than this (default 16384x16384)\n"
-            "Statistics:\n"
+            "Progress and statistics:\n"
+            "  -progress TARGET        FFmpeg's key=value progress blocks to pipe:1, pipe:2,\n"
+            "                          tcp://HOST:PORT or a file\n"
+            "      --compare FILE.png  bicubic and model side by side, one output frame\n"
+            "      --compare-frame N   the frame for --compare (default: the middle one)\n"
             "      --stats-json FILE   statistics and history as JSON\n"
             "      --stats-csv FILE    one row per operation as CSV\n"
             "      --stats-prom FILE   statistics in Prometheus text format\n"
@@ -134,6 +154,7 @@ enum {
     OPT_STATS_CSV, OPT_STATS_PROM, OPT_GRANULARITY, OPT_SAMPLER, OPT_REFERENCE, OPT_RECOMMEND, OPT_INFO,
     OPT_VERSION, OPT_NO_CACHE, OPT_PLAN, OPT_SEGMENT_FRAMES, OPT_SEGMENT, OPT_STITCH, OPT_STATUS, OPT_WORK_DIR,
     OPT_STITCH_MODE, OPT_INDEX_DECODE,
+    OPT_SS, OPT_TO, OPT_T, OPT_PROGRESS, OPT_COMPARE, OPT_COMPARE_FRAME,
 };
 
 static const struct option long_options[] = {
@@ -185,6 +206,13 @@ static const struct option long_options[] = {
     {"index-decode", no_argument, NULL, OPT_INDEX_DECODE},
     {"no-cache", no_argument, NULL, OPT_NO_CACHE},
     {"help", no_argument, NULL, 'h'},
+    /* FFmpeg's single-dash names (getopt_long_only: -ss, -to, -t, -progress) */
+    {"ss", required_argument, NULL, OPT_SS},
+    {"to", required_argument, NULL, OPT_TO},
+    {"t", required_argument, NULL, OPT_T},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
+    {"compare", required_argument, NULL, OPT_COMPARE},
+    {"compare-frame", required_argument, NULL, OPT_COMPARE_FRAME},
     {NULL, 0, NULL, 0},
 };
 
@@ -223,11 +251,48 @@ static int check_job_options(const cli *c, char *err, size_t errlen)
         snprintf(err, errlen, "--device: --stitch and --status run no model");
         return -1;
     }
+    if (c->has_seek || c->has_to || c->has_dur || c->progress || c->compare) {
+        snprintf(err, errlen, "%s does not go with --plan (a job runs the whole input, and reports progress "
+                              "through --status)", c->has_seek ? "-ss" : c->has_to ? "-to" : c->has_dur ? "-t"
+                                                 : c->progress ? "-progress" : "--compare");
+        return -1;
+    }
     if (c->print_recommended || c->rs.resume || c->rs.reference_path) {
         snprintf(err, errlen, "%s does not go with --plan", c->print_recommended ? "--print-recommended"
                                                              : c->rs.resume       ? "--resume"
                                                                                   : "--reference");
         return -1;
+    }
+    return 0;
+}
+
+/* -ss, -to and -t as the run's range (vsr_run_settings start/end): -t
+ * counts from -ss, in the same unit, and wins over -to (as in FFmpeg). */
+static int resolve_range(cli *c, char *err, size_t errlen)
+{
+    vsr_run_settings *rs = &c->rs;
+    if (c->has_seek)
+        *(c->seek.frames ? &rs->start_frame : &rs->start_us) = c->seek.value;
+    if (c->has_dur) {
+        if (c->has_seek && c->seek.frames != c->dur.frames) {
+            snprintf(err, errlen, "-t %s needs -ss %s too (or -to, an absolute position)",
+                     c->dur.frames ? "in frames" : "as a time", c->dur.frames ? "in frames" : "as a time");
+            return -1;
+        }
+        if (c->dur.value <= 0) {
+            snprintf(err, errlen, "-t: the duration must be more than 0");
+            return -1;
+        }
+        int64_t from = c->has_seek ? c->seek.value : 0;
+        *(c->dur.frames ? &rs->end_frame : &rs->end_us) = from + c->dur.value;
+        if (c->has_to)
+            fprintf(stderr, "vsr-cli: -to is ignored: -t is set\n");
+    } else if (c->has_to) {
+        if (c->has_seek && c->seek.frames == c->to.frames && c->to.value <= c->seek.value) {
+            snprintf(err, errlen, "-to must be after -ss: the range is empty");
+            return -1;
+        }
+        *(c->to.frames ? &rs->end_frame : &rs->end_us) = c->to.value;
     }
     return 0;
 }
@@ -258,7 +323,9 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
     int64_t v;
     int choice;
     err[0] = 0;
-    while ((opt = getopt_long(argc, argv, ":i:o:m:qvh", long_options, NULL)) != -1) {
+    c->compare_frame = -1;
+    int overwrite_opt = 0;
+    while ((opt = getopt_long_only(argc, argv, ":i:o:m:qvhyn", long_options, NULL)) != -1) {
         int bad = 0;
         /* options that set what a plan pins (all but device, job, statistics and messages) */
         int pinned = opt == 'i' || opt == 'o' || opt == 'm' || (opt >= OPT_CUDA_GRAPH && opt <= OPT_MAX_SIZE) ||
@@ -372,6 +439,33 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
         case OPT_INDEX_DECODE: c->js.index_decode = 1; break;
         case 'q': c->quiet = 1; break;
         case 'v': c->verbose++; break;
+        case OPT_SS:
+            bad = cli_parse_position("-ss", optarg, &c->seek, err, errlen);
+            c->has_seek = 1;
+            break;
+        case OPT_TO:
+            bad = cli_parse_position("-to", optarg, &c->to, err, errlen);
+            c->has_to = 1;
+            break;
+        case OPT_T:
+            bad = cli_parse_position("-t", optarg, &c->dur, err, errlen);
+            c->has_dur = 1;
+            break;
+        case 'y':
+        case 'n':
+            if (overwrite_opt && overwrite_opt != opt) {
+                snprintf(err, errlen, "-y (overwrite) and -n (never overwrite) contradict each other");
+                return -1;
+            }
+            overwrite_opt = opt;
+            c->no_overwrite = opt == 'n';
+            c->os.overwrite = opt == 'y';
+            break;
+        case OPT_PROGRESS: c->progress = optarg; break;
+        case OPT_COMPARE: c->compare = optarg; break;
+        case OPT_COMPARE_FRAME:
+            bad = cli_parse_int("--compare-frame", optarg, 0, INT64_MAX, NULL, &c->compare_frame, err, errlen);
+            break;
         case OPT_VERSION:
             printf("vsr-cli %s\n%s\n", vsr_version_string(), vsr_build_info());
             return 1;
@@ -396,7 +490,7 @@ int vsr_cli_parse(cli *c, int argc, char **argv, char *err, size_t errlen)
         snprintf(err, errlen, "both -i INPUT and -o OUTPUT are required (see --help)");
         return -1;
     }
-    return 0;
+    return resolve_range(c, err, errlen);
 }
 
 #ifndef VSR_CLI_NO_MAIN
@@ -446,20 +540,6 @@ static void log_to_stderr(void *user, int level, const char *msg)
             names[level < 0 ? 0 : level > 3 ? 3 : level], msg);
 }
 
-typedef struct progress_state {
-    double last_print;
-    int printed;
-    int quiet;
-    int verbose, first_frame_seen;
-} progress_state;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Milliseconds since the process started (the kernel's start time, in
  * clock ticks since boot: 10 ms steps), or -1. For -v's start-up steps,
  * the first of which (loading libvsr, libtorch and FFmpeg) ends before main. */
@@ -485,6 +565,13 @@ static double process_age_ms(void)
     return ticks > 0 ? (ts.tv_sec + ts.tv_nsec / 1e9 - (double)start / ticks) * 1e3 : -1;
 }
 
+/* The stats line and -progress (cli_progress), and with -v the first
+ * frame's time since the process started (the last start-up step). */
+typedef struct progress_state {
+    cli_progress pg;
+    int verbose, first_frame_seen;
+} progress_state;
+
 static int on_progress(void *user, const vsr_progress *p)
 {
     progress_state *ps = user;
@@ -493,22 +580,54 @@ static int on_progress(void *user, const vsr_progress *p)
         fprintf(stderr, "%svsr-cli: info: start-up: first frame done %.0f ms after the process started\n",
                 stderr_is_tty ? "\r\033[K" : "", process_age_ms());
     }
-    double t = now_s();
-    int last = p->frames_total > 0 && p->frames_done >= p->frames_total;
-    if (ps->quiet || !stderr_is_tty || (t - ps->last_print < 0.25 && !last))
-        return 0;
-    ps->last_print = t;
-    ps->printed = 1;
-    char eta[32] = "--:--";
-    if (p->eta_s >= 0) {
-        long s = (long)(p->eta_s + 0.5);
-        snprintf(eta, sizeof(eta), "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    cli_progress_update(&ps->pg, p);
+    return 0;
+}
+/* -progress and the stats line need the input's frame rate (the run
+ * reports frames); -n refuses an existing output before the model loads. */
+static int prepare_progress(const cli *c, cli_progress *pg)
+{
+    char err[512];
+    if (cli_progress_open(pg, c->progress, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vsr-cli: %s\n", err);
+        return -1;
     }
-    if (p->frames_total > 0)
-        fprintf(stderr, "\r\033[Kframe %lld/%lld (%.1f%%)  %.2f fps  ETA %s", (long long)p->frames_done,
-                (long long)p->frames_total, 100.0 * p->frames_done / p->frames_total, p->fps, eta);
-    else
-        fprintf(stderr, "\r\033[Kframe %lld  %.2f fps", (long long)p->frames_done, p->fps);
+    pg->stats_line = stderr_is_tty && !c->quiet;
+    pg->output = c->output;
+    pg->frame_rate = 0;
+    if (pg->out || pg->stats_line) {
+        vsr_input *in = NULL;
+        if (vsr_input_open(&in, c->input, &c->is) == 0) { /* a bad input is reported by the run itself */
+            vsr_input_info info = {.size = sizeof(info)};
+            if (vsr_input_get_info(in, &info) == 0 && info.frame_rate.den > 0)
+                pg->frame_rate = (double)info.frame_rate.num / info.frame_rate.den;
+            vsr_input_close(&in);
+        }
+    }
+    return 0;
+}
+
+static int refuse_existing(const cli *c)
+{
+    const char *paths[2] = {c->output, c->compare};
+    for (int i = 0; i < 2; i++)
+        if (c->no_overwrite && paths[i] && access(paths[i], F_OK) == 0) {
+            fprintf(stderr, "vsr-cli: '%s' already exists; not overwriting it (-n; -y overwrites)\n", paths[i]);
+            return 1;
+        }
+    return 0;
+}
+
+static int write_compare(const cli *c)
+{
+    cli_compare_range r = {c->rs.start_frame, c->rs.start_us};
+    char err[1024];
+    if (cli_compare_write(c->compare, c->input, c->output, c->compare_frame, &r, err, sizeof(err)) < 0) {
+        fprintf(stderr, "vsr-cli: %s\n", err);
+        return 1;
+    }
+    if (!c->quiet)
+        fprintf(stderr, "vsr-cli: wrote %s (bicubic | model)\n", c->compare);
     return 0;
 }
 
@@ -654,8 +773,7 @@ static int run_job(cli *c, vsr_tracker *tr, progress_state *ps)
         ret = vsr_job_run_segment(job, ses, c->segment, &res);
         signal(SIGINT, SIG_DFL);
         atomic_store(&running_session, NULL);
-        if (ps->printed)
-            fputc('\n', stderr);
+        cli_progress_end(&ps->pg, res.frames_written, res.seconds);
         if (ret == 0 && !c->quiet)
             fprintf(stderr, "vsr-cli: segment %lld: %lld frames committed in %.1f s (%.2f fps)\n",
                     (long long)c->segment, (long long)res.frames_written, res.seconds, res.fps);
@@ -705,6 +823,8 @@ int main(int argc, char **argv)
                 DEFAULT_MODEL, VSR_DATADIR, VSR_SOURCE_MODELDIR);
         return 1;
     }
+    if (refuse_existing(&c))
+        return 1;
     /* A full disk or file-size limit must come back as a write error, not kill us. */
     signal(SIGXFSZ, SIG_IGN);
     /* from here on a Ctrl-C is never lost (loading the model takes a while) */
@@ -724,7 +844,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "vsr-cli: %s\n", vsr_last_error());
         return 1;
     }
-    progress_state ps = {0, 0, c.quiet, c.verbose && !c.quiet, 0};
+    progress_state ps = {.verbose = c.verbose && !c.quiet};
+    cli_progress *pg = &ps.pg;
+    if (prepare_progress(&c, pg) < 0) {
+        vsr_tracker_unref(&tr);
+        return 1;
+    }
+    if (pg->out) /* a reader that goes away must not kill the run */
+        signal(SIGPIPE, SIG_IGN);
     vsr_tracker_set_progress_callback(tr, on_progress, &ps);
     if (c.plan) {
         int code = run_job(&c, tr, &ps);
@@ -758,6 +885,7 @@ int main(int argc, char **argv)
         vsr_tracker_record(tr, &rec);
         export_stats(&c, tr);
         vsr_tracker_unref(&tr);
+        cli_progress_close(pg);
         return 1;
     }
     if (c.print_info || c.verbose) {
@@ -779,8 +907,8 @@ int main(int argc, char **argv)
     ret = vsr_upscale_file(ses, c.input, c.output, &c.rs, &res);
     signal(SIGINT, SIG_DFL);
     atomic_store(&running_session, NULL);
-    if (ps.printed)
-        fputc('\n', stderr);
+    cli_progress_end(pg, res.frames_written, res.seconds);
+    cli_progress_close(pg);
     int code = 0;
     if (ret == 0) {
         if (!c.quiet)
@@ -797,6 +925,8 @@ int main(int argc, char **argv)
         code = 1;
     }
     if (export_stats(&c, tr) && !code)
+        code = 1;
+    if (c.compare && (ret == 0 || ret == VSR_ERROR_INPUT_DAMAGED) && write_compare(&c) && !code)
         code = 1;
     vsr_session_close(&ses);
     vsr_tracker_unref(&tr);

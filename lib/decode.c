@@ -788,6 +788,11 @@ int vsr_input_read_frame(vsr_input *in, vsr_frame **out)
     }
 }
 
+void vsri_input_end_packets(vsr_input *in)
+{
+    set_packets_done(in);
+}
+
 int vsri_input_pump(vsr_input *in, int64_t until_us)
 {
     while (!vsri_input_packets_done(in)) {

@@ -6,6 +6,7 @@
  * always complete; an unfinished output is removed.
  */
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,9 @@ struct vsr_output {
     int64_t last_pts;
     int64_t video_end_us;
     AVRational frame_tb;
+    /* copied packets: the window they must start in (input clock) and how
+     * far they move back; set by the run's decode thread, read here */
+    _Atomic int64_t copy_start_us, copy_end_us, copy_shift_us;
 };
 
 void vsr_output_settings_default(vsr_output_settings *s)
@@ -162,6 +166,9 @@ int vsr_output_open(vsr_output **out, const char *path, vsr_input *src, const vs
     o->src = src;
     o->last_pts = INT64_MIN;
     o->video_end_us = INT64_MIN;
+    atomic_init(&o->copy_start_us, INT64_MIN);
+    atomic_init(&o->copy_end_us, INT64_MAX);
+    atomic_init(&o->copy_shift_us, 0);
 
     o->ofmt = av_guess_format(NULL, path, NULL);
     if (!o->ofmt) {
@@ -614,18 +621,52 @@ static int open_encoder(vsr_output *o, const vsr_frame *f)
     return 0;
 }
 
-/* Copy the source's queued packets up to a time (INT64_MAX: all). */
+void vsri_output_set_copy_window(vsr_output *o, int64_t start_us, int64_t end_us, int64_t shift_us)
+{
+    atomic_store(&o->copy_start_us, start_us);
+    atomic_store(&o->copy_end_us, end_us);
+    atomic_store(&o->copy_shift_us, shift_us);
+}
+
+/* A copied packet outside the window is dropped (0); one inside moves
+ * back by the shift (1). The packet's start decides, as `ffmpeg -ss -t
+ * -c copy` decides. */
+static int in_copy_window(vsr_output *o, AVPacket *p, AVRational tb)
+{
+    int64_t start = atomic_load(&o->copy_start_us), end = atomic_load(&o->copy_end_us);
+    int64_t shift = atomic_load(&o->copy_shift_us);
+    int64_t ts = p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;
+    if (ts != AV_NOPTS_VALUE) {
+        int64_t us = av_rescale_q(ts, tb, AV_TIME_BASE_Q);
+        if (us < start || us >= end)
+            return 0;
+    }
+    if (shift) {
+        int64_t off = av_rescale_q(shift, AV_TIME_BASE_Q, tb);
+        if (p->pts != AV_NOPTS_VALUE)
+            p->pts -= off;
+        if (p->dts != AV_NOPTS_VALUE)
+            p->dts -= off;
+    }
+    return 1;
+}
+
+/* Copy the source's queued packets up to a time on the output's clock
+ * (INT64_MAX: all). */
 static int write_copied_packets(vsr_output *o, int64_t until_us)
 {
     if (!o->src)
         return 0;
     AVPacket *p;
     const AVFormatContext *ic = vsri_input_format(o->src);
+    int64_t shift = atomic_load(&o->copy_shift_us);
+    if (until_us != INT64_MAX && until_us != INT64_MIN)
+        until_us += shift; /* the queue holds the input's times */
     while ((p = vsri_input_pop_packet(o->src, until_us))) {
         int i = p->stream_index;
         int oi = i >= 0 && i < o->nb_map ? o->map[i] : -1;
         int ret = 0;
-        if (oi >= 0) {
+        if (oi >= 0 && in_copy_window(o, p, ic->streams[i]->time_base)) {
             av_packet_rescale_ts(p, ic->streams[i]->time_base, o->oc->streams[oi]->time_base);
             p->stream_index = oi;
             p->pos = -1;

@@ -32,6 +32,7 @@
 #include "jsonio.h"
 #include "model_internal.h"
 #include "process.h"
+#include "range.h"
 #include "run.h"
 #include "session_internal.h"
 
@@ -757,6 +758,9 @@ int vsr_upscale_range(vsr_session *ses, const char *input, const char *output, i
     int err = settings ? VSRI_SETTINGS_IN(&rs, settings, "vsr_run_settings") : 0;
     if (err < 0)
         return err;
+    if (vsri_range_is_set(&rs))
+        return vsri_error(VSR_EINVAL, "vsr_upscale_range: the frames are first_frame and frames; the run settings' "
+                                      "range (start_us, end_us, start_frame, end_frame) must be unset");
     vsri_index *ix = NULL;
     if ((err = vsri_index_build(&ix, input, rs.input, 0)) < 0)
         return err;

@@ -25,6 +25,7 @@
 #include "jsonio.h"
 #include "model_internal.h"
 #include "process.h"
+#include "range.h"
 #include "session_internal.h"
 #include "stream_internal.h"
 #include "sysinfo.h"
@@ -304,6 +305,9 @@ int vsri_plan_build(vsri_plan **out, vsr_session *ses, const char *input, const 
         (rs.input && (err = VSRI_SETTINGS_IN(&is, rs.input, "vsr_input_settings")) < 0) ||
         (rs.output && (err = VSRI_SETTINGS_IN(&os, rs.output, "vsr_output_settings")) < 0))
         return err;
+    if (vsri_range_is_set(&rs))
+        return vsri_error(VSR_EINVAL, "job: a job runs the whole input; the run settings' range (start_us, end_us, "
+                                      "start_frame, end_frame) must be unset");
     if (js.segment_frames < 1)
         return vsri_error(VSR_EINVAL, "job: segment_frames must be at least 1, got %lld", (long long)js.segment_frames);
     if (js.index_decode != 0 && js.index_decode != 1)

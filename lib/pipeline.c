@@ -19,6 +19,7 @@
 #include "model_internal.h"
 #include "quality.h"
 #include "queue.h"
+#include "range.h"
 #include "run.h"
 #include "session_internal.h"
 #include "stream_internal.h"
@@ -36,6 +37,8 @@ void vsr_run_settings_default(vsr_run_settings *s)
     s->queue_depth = 4;
     s->resume = 0;
     s->reference_path = NULL;
+    s->start_us = s->end_us = -1;
+    s->start_frame = s->end_frame = -1;
 }
 
 /* Time and frames of one stage, reported to the tracker every `every`
@@ -75,6 +78,7 @@ typedef struct run_ctx {
     int64_t written;
     vsri_converter *cv_conv, *cv_ref;
     stage_acc acc_dec, acc_pre, acc_post, acc_enc;
+    vsri_range kept;       /* the part of the input kept (start/end settings) */
 } run_ctx;
 
 static void fail(run_ctx *c, int code)
@@ -153,13 +157,57 @@ static void note_in_flight(run_ctx *c, int delta)
 
 /* ---- the four stages, each one frame at a time ------------------------- */
 
+/* The copied streams follow the range as it becomes known. */
+static void update_copy_window(run_ctx *c)
+{
+    if (!c->out)
+        return;
+    int64_t start, end, shift;
+    vsri_range_copy_window(&c->kept, &start, &end, &shift);
+    vsri_output_set_copy_window(c->out, start, end, shift);
+}
+
+/* The range's end was read: read the other streams' packets up to it (and
+ * a margin, for muxers that interleave loosely); none after it are needed. */
+static void end_of_range(run_ctx *c)
+{
+    update_copy_window(c);
+    if (c->kept.copy_end_us < INT64_MAX - 2000000)
+        vsri_input_pump(c->in, c->kept.copy_end_us + 2000000);
+    vsri_input_end_packets(c->in);
+}
+
+/* The next frame of the input that the run keeps. */
+static int read_kept_frame(run_ctx *c, vsr_frame **f)
+{
+    for (;;) {
+        int err = vsr_input_read_frame(c->in, f);
+        if (err < 0 || !c->kept.active)
+            return err;
+        int started = c->kept.started;
+        int take = vsri_range_take(&c->kept, *f);
+        if (take == VSRI_RANGE_KEEP) {
+            if (!started)
+                update_copy_window(c);
+            return 0;
+        }
+        vsr_frame_unref(f);
+        if (take == VSRI_RANGE_END) {
+            end_of_range(c);
+            return VSR_EOF;
+        }
+        if (should_stop(c)) /* dropping frames before the start can take a while */
+            return VSR_ERROR_CANCELLED;
+    }
+}
+
 static int stage_decode(run_ctx *c, vsr_frame **f)
 {
     int64_t t0 = vsri_now_ns();
     if (c->range && c->feed_left <= 0)
         return VSR_EOF; /* the segment's passes read no further */
-    int err = vsr_input_read_frame(c->in, f);
-    if (err == VSR_EOF)
+    int err = read_kept_frame(c, f);
+    if (err == VSR_EOF || err == VSR_ERROR_CANCELLED)
         return err;
     if (err < 0) {
         fail(c, err);
@@ -494,6 +542,9 @@ int vsr_upscale_file(vsr_session *ses, const char *input_path, const char *outpu
     int err = settings ? VSRI_SETTINGS_IN(&rs, settings, "vsr_run_settings") : 0;
     if (err < 0)
         return err;
+    /* resume runs the job machinery, which takes the whole input */
+    if (rs.resume && vsri_range_is_set(&rs))
+        return vsri_error(VSR_EINVAL, "run settings: a range (start/end) cannot be resumed; run it without resume");
     if (rs.resume)
         return vsri_resume_run(ses, input_path, output_path, &rs, res);
     return vsri_upscale_run(ses, input_path, output_path, &rs, NULL, res);
@@ -581,7 +632,10 @@ int vsri_upscale_run(vsr_session *ses, const char *input_path, const char *outpu
     c->in_h = info.height;
     c->out_w = info.width * m->card.scale;
     c->out_h = info.height * m->card.scale;
-    c->frames_total = info.frames;
+    err = vsri_range_open(&c->kept, &c->rs, c->in);
+    if (err < 0)
+        goto done;
+    c->frames_total = vsri_range_frames(&c->kept, &info);
     if (range) {
         /* a segment: the passes it needs, from its feed start on */
         vsri_chunker_config cc;
@@ -614,6 +668,8 @@ int vsri_upscale_run(vsr_session *ses, const char *input_path, const char *outpu
     err = range ? open_range_output(c, output_path) : vsr_output_open(&c->out, output_path, c->in, c->rs.output);
     if (err < 0)
         goto done;
+    if (c->kept.active)
+        update_copy_window(c);
     if (c->rs.pipelined)
         run_pipelined(c);
     else
@@ -634,6 +690,12 @@ int vsri_upscale_run(vsr_session *ses, const char *input_path, const char *outpu
         vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
         goto done;
     }
+    if (c->written == 0 && c->kept.active) {
+        err = vsri_error(VSR_ERROR_INPUT, "input '%s' has no frame in the range asked for (run settings start_us, "
+                         "end_us, start_frame, end_frame)", input_path);
+        vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
+        goto done;
+    }
     if (c->written == 0) {
         const char *why = NULL;
         vsr_input_damaged(c->in, &why);
@@ -650,10 +712,11 @@ int vsri_upscale_run(vsr_session *ses, const char *input_path, const char *outpu
         vsri_strlcpy(c->err_msg, vsr_last_error(), sizeof(c->err_msg));
         goto done;
     }
-    /* Stopped before the input's end (max_frames, a cancel): the other
-     * streams are copied as far as the video reaches, also what the
+    /* Stopped before the input's end (max_frames, a cancel; a start/end
+     * range sets its own copy window): the other streams are copied as far
+     * as the video reaches, also what the
      * demuxer had not read yet (a stitch copies the same). */
-    if (!range && !vsri_input_packets_done(c->in))
+    if (!range && !c->kept.active && !vsri_input_packets_done(c->in))
         err = vsri_input_pump(c->in, vsri_output_video_end_us(c->out));
     if (err >= 0)
         err = vsr_output_finish(c->out);

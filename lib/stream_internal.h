@@ -34,6 +34,17 @@ void vsri_input_stop_copy(vsr_input *in);
  * comes from elsewhere (resume assembles segments). */
 int vsri_input_pump(vsr_input *in, int64_t until_us);
 
+/* Say that no more packets of the copied streams are needed (a run that
+ * keeps part of the input stopped reading): the output copies what is
+ * queued when it finishes. */
+void vsri_input_end_packets(vsr_input *in);
+
+/* Copy only the packets that start in [start_us, end_us) on the input's
+ * clock (INT64_MIN / INT64_MAX: open) and move them back by shift_us, as
+ * the video of a run that keeps part of the input moves. May be called
+ * again (from another thread) as the window becomes known. */
+void vsri_output_set_copy_window(vsr_output *o, int64_t start_us, int64_t end_us, int64_t shift_us);
+
 /* Stream-copy a video packet instead of encoding frames: the first call
  * sets up the video stream from par and tb (then the header is written). */
 int vsri_output_write_video_packet(vsr_output *o, AVPacket *pkt, const AVCodecParameters *par, AVRational tb);

@@ -136,7 +136,21 @@ VSR_API void vsr_session_reset(vsr_session *s);
 VSR_API void vsr_session_cancel(vsr_session *s);
 
 /** How vsr_upscale_file() runs. A settings struct: fill it with
- *  vsr_run_settings_default() first. */
+ *  vsr_run_settings_default() first.
+ *
+ *  A range (FFmpeg's -ss, -to, -t) keeps part of the input. Times are on
+ *  the input's clock counted from its start time, as FFmpeg counts them;
+ *  frames are counted from 0 in the order a full decode returns them. A
+ *  frame is kept when it satisfies every bound that is set: shown at or
+ *  after start_us and before end_us, with an index at or after
+ *  start_frame and before end_frame. Timestamps of the output start at
+ *  0: they move back by the start time (the input's start plus start_us),
+ *  or by the first kept frame's time for a start_frame. Audio and
+ *  subtitle packets are copied when they start inside the same range
+ *  (as `ffmpeg -c copy` cuts them) and move with the video. A time start
+ *  seeks to the keyframe before it and drops the frames before it; a
+ *  frame start decodes from the beginning. A range goes with neither
+ *  resume nor reference_path (VSR_EINVAL). */
 typedef struct vsr_run_settings {
     uint32_t size;           /**< set by vsr_run_settings_default() */
     const vsr_input_settings *input;   /**< NULL = defaults */
@@ -145,6 +159,10 @@ typedef struct vsr_run_settings {
     int queue_depth;         /**< frames each pipeline queue holds; default 4 */
     int resume;              /**< continue an interrupted run of the same input, model and settings */
     const char *reference_path; /**< optional reference video of the output size: PSNR/SSIM per frame */
+    int64_t start_us;        /**< -1 (default): from the start; else keep frames shown at or after this time (us) */
+    int64_t end_us;          /**< -1 (default): to the end; else keep frames shown before this time (us) */
+    int64_t start_frame;     /**< -1 (default): from the first frame; else the index of the first frame kept */
+    int64_t end_frame;       /**< -1 (default): to the last frame; else keep frames before this index */
 } vsr_run_settings;
 
 /** Fill s with the defaults (and s->size). */

@@ -429,6 +429,10 @@ class vsr_run_settings(Structure):
         ("queue_depth", c_int),
         ("resume", c_int),
         ("reference_path", c_char_p),
+        ("start_us", c_int64),
+        ("end_us", c_int64),
+        ("start_frame", c_int64),
+        ("end_frame", c_int64),
     ]
 
 

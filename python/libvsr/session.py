@@ -449,8 +449,13 @@ class Session(_handles.Handle):
                      bitrate=None, encoder_threads=None, options=None, copy_streams=None,
                      overwrite=None, frame_rate=None, pipelined=None, queue_depth=None,
                      resume=None, reference=None, max_frames=None, decoder_threads=None,
-                     hwdec=None, stream_index=None):
+                     hwdec=None, stream_index=None, start_us=None, end_us=None, start_frame=None,
+                     end_frame=None):
         """Upscale a whole file: decode, run the model, encode, copy the other streams.
+
+        start_us/end_us (microseconds from the input's start) and start_frame/
+        end_frame (frame indices) keep part of the input, as FFmpeg's -ss/-to
+        do; the output's timestamps start at 0 (vsr_run_settings).
 
         Returns a RunResult. A run cancelled by a callback returning true or
         by cancel() returns normally with result.cancelled set (the output
@@ -466,6 +471,10 @@ class Session(_handles.Handle):
                           pipelined=pipelined, queue_depth=queue_depth, resume=resume,
                           reference=reference, max_frames=max_frames,
                           decoder_threads=decoder_threads, hwdec=hwdec, stream_index=stream_index)
+        for name, v in (("start_us", start_us), ("end_us", end_us), ("start_frame", start_frame),
+                        ("end_frame", end_frame)):
+            if v is not None:
+                setattr(rs, name, int(v))
         res = S.new_sized(S.vsr_run_result)
         handle = self._handle()
         in_b, out_b = _lib.encode(input), _lib.encode(output)

@@ -188,3 +188,28 @@ def test_recommend_settings(vsr, real_model):
     assert r.reasons and all(isinstance(x, str) for x in r.reasons)
     generic = vsr.recommend_settings()
     assert generic.threads >= 1
+
+
+def test_upscale_part_of_a_file(vsr, tiny_model, small_clip, tmp_path, frame_counter):
+    """vsr_run_settings' range: frames [start_frame, end_frame), timestamps from 0; bad ranges refused."""
+    src, n = small_clip
+    assert n >= 8
+    with vsr.Session(model_path=tiny_model, precision="fp32") as s:
+        out = tmp_path / "part.mkv"
+        res = s.upscale_file(src, out, preset="ultrafast", start_frame=3, end_frame=7)
+        assert res.frames_written == 4 and frame_counter(out) == 4
+        with vsr.Input(out) as inp:
+            first = inp.read()
+            assert first.pts == 0, "the output starts at 0"
+            first.close()
+        # by time: 24 fps, so [0.125 s, 0.25 s) holds frames 3, 4 and 5
+        res = s.upscale_file(src, out, preset="ultrafast", start_us=125000, end_us=250000)
+        assert res.frames_written == 3
+        for bad, what in (({"start_frame": 5, "end_frame": 5}, "end_frame 5 is not after start_frame 5"),
+                          ({"start_us": -2}, "start_us is -2"),
+                          ({"start_frame": 1, "resume": True}, "cannot be resumed")):
+            with pytest.raises(vsr.InvalidArgumentError, match=what):
+                s.upscale_file(src, tmp_path / "bad.mkv", **bad)
+            assert not (tmp_path / "bad.mkv").exists()
+        with pytest.raises(vsr.InputError, match="no frame in the range"):
+            s.upscale_file(src, tmp_path / "bad.mkv", start_frame=n + 5)

@@ -1,6 +1,10 @@
 """vsr-bench end to end: a tiny benchmark matrix produces report.json,
-report.csv that agrees with it, and three real PNG charts; bad
-configurations are refused with exit code 2 and a message naming the field.
+report.csv that agrees with it, real PNG charts and the side-by-side
+picture; bad configurations are refused with exit code 2 and a message
+naming the field.
+
+vsr-bench is Python over the binding (python/libvsr/bench); VSR_BENCH is
+its launcher in the build tree.
 
 Environment (set by meson test): VSR_BENCH, VSR_SOURCE_ROOT, VSR_PYTHON,
 VSR_MODELS_DIR (the real realesr-animevideov3-x2.pt), VSR_TEST_MODELS
@@ -22,7 +26,12 @@ import pytest
 
 TIMES = ("frame_extraction_time", "super_resolution_time", "video_recomposition_time")
 ALL_METRICS = ("frames", "chunks", "tiles") + TIMES + ("total_time", "fps", "cpu_time", "peak_rss_bytes",
-                                                      "peak_vram_bytes", "psnr", "ssim")
+                                                      "peak_vram_bytes", "psnr", "ssim", "consistency_psnr",
+                                                      "sharpness")
+# The real model on the astronaut clip (measured values in docs/bench.md)
+CONSISTENCY_DB = 25.0
+SHARPNESS_RATIO = 1.0
+CHARTS = ("total_time.png", "stage_breakdown.png", "time_vs_duration.png", "fps.png", "quality.png")
 
 
 def env_path(name, what):
@@ -41,14 +50,6 @@ def bench():
     path = env_path("VSR_BENCH", "path of the built vsr-bench")
     if not os.access(path, os.X_OK):
         pytest.fail(f"VSR_BENCH={path} is not an executable: build the examples first")
-    return path
-
-
-@pytest.fixture(scope="module")
-def plot_script():
-    path = os.path.join(env_path("VSR_SOURCE_ROOT", "source tree"), "bench", "plot_report.py")
-    if not os.path.exists(path):
-        pytest.fail(f"{path} is missing")
     return path
 
 
@@ -116,8 +117,8 @@ def assets(tmp_path_factory):
     return {"dir": d, "tiny": tiny, "real": real}
 
 
-def run_bench(bench, args, timeout=900):
-    return subprocess.run([bench] + args, capture_output=True, text=True, timeout=timeout)
+def run_bench(bench, args, timeout=900, env=None):
+    return subprocess.run([bench] + args, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def write_config(path, cfg):
@@ -136,19 +137,24 @@ def png_size(path):
     return struct.unpack(">II", head[16:24])
 
 
-def check_charts(out):
-    for name in ("total_time.png", "stage_breakdown.png", "time_vs_duration.png"):
+def check_charts(out, videos=2):
+    for name in CHARTS:
         path = out / name
         assert path.exists(), f"{name} was not written"
         w, h = png_size(path)
         assert w >= 300 and h >= 200, f"{name} is only {w}x{h}"
         assert path.stat().st_size > 5000, f"{name} is only {path.stat().st_size} bytes: an empty chart?"
+    pictures = sorted(out.glob("side_by_side-*.png"))
+    assert len(pictures) == videos, f"one side-by-side picture per video: {pictures}"
+    for path in pictures:
+        w, h = png_size(path)
+        assert w >= 600 and h >= 200, f"{path.name} is only {w}x{h}"
 
 
 # ------------------------------------------------------------- the main run
 
 @pytest.fixture(scope="module")
-def main_run(bench, plot_script, assets, tmp_path_factory):
+def main_run(bench, assets, tmp_path_factory):
     d = assets["dir"]
     out = tmp_path_factory.mktemp("bench-out")
     cfg = {
@@ -166,7 +172,7 @@ def main_run(bench, plot_script, assets, tmp_path_factory):
         "output": {"keep_videos": False},
     }
     config = write_config(d / "main.json", cfg)
-    p = run_bench(bench, ["--config", config, "--output-dir", str(out), "--plot-script", plot_script])
+    p = run_bench(bench, ["--config", config, "--output-dir", str(out)])
     return {"proc": p, "out": out, "cfg": cfg}
 
 
@@ -237,6 +243,9 @@ def test_report_runs(main_run):
                 assert it["ssim"] is not None and -1 <= it["ssim"] <= 1
             else:
                 assert it["psnr"] is None and it["ssim"] is None, "no reference, no quality"
+            # measured on the output file: downscaled back vs the input, gradient energy vs bicubic
+            assert it["consistency_psnr"] is not None and 10 < it["consistency_psnr"] <= 100
+            assert it["sharpness"] is not None and it["sharpness"] > 0
         summ = r["summary"]
         for m in ALL_METRICS:
             vals = [it[m] for it in its if it[m] is not None]
@@ -249,7 +258,16 @@ def test_report_runs(main_run):
             assert s["min"] <= s["median"] <= s["max"]
             assert s["mean"] == pytest.approx(sum(vals) / len(vals), rel=1e-6, abs=1e-9)
         assert r["output_file"] is None, "keep_videos false"
+        # the crop of the side-by-side picture: the middle frame, a centred third of the 64x48 input, x2
+        c = r["crop"]
+        assert (c["frame"], c["scale"]) == ((frames - 1) // 2, 2)
+        assert (c["x"], c["y"], c["width"], c["height"]) == (21, 16, 22, 16)
+        assert png_size(main_run["out"] / c["file"]) == (2 * c["width"], 2 * c["height"])
     assert not any((main_run["out"] / "videos").glob("*")), "output videos are removed"
+    for i, v in enumerate(rep["videos"]):
+        crops = v["crops"]
+        assert png_size(main_run["out"] / crops["input"]) == (22, 16)
+        assert png_size(main_run["out"] / crops["bicubic"]["2"]) == (44, 32)
 
 
 def num(text):
@@ -285,15 +303,20 @@ def test_charts(main_run):
     check_charts(main_run["out"])
 
 
-def test_plot_script_standalone(main_run, plot_script, tmp_path):
-    """plot_report.py can redraw from a report on its own."""
-    p = subprocess.run([python(), plot_script, "--report", str(main_run["out"] / "report.json"), "--out-dir",
-                        str(tmp_path)], capture_output=True, text=True)
+def test_redraw_from_report(bench, main_run, tmp_path):
+    """The charts and pictures can be drawn again from a report alone (python3 -m libvsr.bench too)."""
+    p = run_bench(bench, ["--from-report", str(main_run["out"] / "report.json"), "--output-dir", str(tmp_path)])
     assert p.returncode == 0, p.stderr
     check_charts(tmp_path)
+    p = subprocess.run([python(), "-m", "libvsr.bench", "--from-report", str(main_run["out"] / "report.json"),
+                        "--table"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    rows = [line for line in p.stdout.splitlines() if line.startswith("| astronaut.mp4") or
+            line.startswith("| coffee.mp4")]
+    assert len(rows) == 4, p.stdout
 
 
-def test_real_model_once(bench, plot_script, assets, tmp_path):
+def test_real_model_once(bench, assets, tmp_path):
     """One cheap run of the real model: it upscales much better than the tiny random one."""
     d = assets["dir"]
     cfg = {
@@ -302,7 +325,7 @@ def test_real_model_once(bench, plot_script, assets, tmp_path):
         "precisions": ["fp32"],
         "iterations": 1,
         "warmup": 0,
-        "metrics": ["frames", "total_time", "fps", "psnr", "ssim"] + list(TIMES),
+        "metrics": ["frames", "total_time", "fps", "psnr", "ssim", "consistency_psnr", "sharpness"] + list(TIMES),
         "output": {"keep_videos": True, "charts": False},
     }
     p = run_bench(bench, ["--config", write_config(d / "real.json", cfg), "--output-dir", str(tmp_path), "-q"])
@@ -313,10 +336,13 @@ def test_real_model_once(bench, plot_script, assets, tmp_path):
     (run,) = rep["runs"]
     assert run["model"] == "realesr-animevideov3-x2", "the name comes from the model card"
     it = run["iterations"][0]
-    assert set(it) == {"iteration", "frames", "total_time", "fps", "psnr", "ssim"} | set(TIMES), \
-        "only the metrics asked for"
+    assert set(it) == {"iteration", "frames", "total_time", "fps", "psnr", "ssim", "consistency_psnr",
+                       "sharpness"} | set(TIMES), "only the metrics asked for"
     assert it["frames"] == 6
     assert it["psnr"] > 22 and it["ssim"] > 0.6, f"real model: PSNR {it['psnr']} dB, SSIM {it['ssim']}"
+    # no ground truth needed: the output keeps the input (downscaled back) and is sharper than bicubic
+    assert it["consistency_psnr"] > CONSISTENCY_DB, it["consistency_psnr"]
+    assert it["sharpness"] > SHARPNESS_RATIO, it["sharpness"]
     assert run["output_file"] and os.path.exists(run["output_file"]), "keep_videos true keeps the output"
     assert not (tmp_path / "total_time.png").exists(), "output.charts false"
     with open(tmp_path / "report.csv", newline="") as f:
@@ -365,15 +391,23 @@ def test_default_run_without_config(bench, assets, tmp_path):
                for v in rep["videos"])
 
 
-def test_no_matplotlib_is_reported(bench, assets, plot_script, tmp_path):
+def test_no_matplotlib_is_reported(bench, assets, tmp_path):
+    """Without matplotlib (a stand-in package that fails to import comes first on the path) the
+    report and CSV are still written, and the message says why there are no charts."""
+    fake = tmp_path / "fake"
+    (fake / "matplotlib").mkdir(parents=True)
+    (fake / "matplotlib" / "__init__.py").write_text("raise ImportError('matplotlib hidden by the test')\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(fake) + os.pathsep + env.get("PYTHONPATH", "")
     cfg = {"videos": ["astronaut.mp4"], "models": [assets["tiny"]], "precisions": ["fp32"], "iterations": 1,
            "warmup": 0}
+    out = tmp_path / "out"
     p = run_bench(bench, ["--config", write_config(assets["dir"] / "nompl.json", cfg), "--output-dir",
-                          str(tmp_path), "--plot-script", plot_script, "--python", "/bin/false"])
+                          str(out)], env=env)
     assert p.returncode == 0, p.stderr
-    assert "no python3 with matplotlib" in p.stderr
-    assert (tmp_path / "report.json").exists() and (tmp_path / "report.csv").exists()
-    assert not (tmp_path / "total_time.png").exists()
+    assert "matplotlib is not available (matplotlib hidden by the test)" in p.stderr
+    assert (out / "report.json").exists() and (out / "report.csv").exists()
+    assert not (out / "total_time.png").exists()
 
 
 def test_failed_run_is_reported(bench, assets, tmp_path):
@@ -431,6 +465,19 @@ BAD = [
      "videos[0].reference: file 'ref.mkv' does not exist"),
     ("not a video", lambda c: c["videos"].__setitem__(0, {"path": "bad.json"}),
      "videos[0].path: 'bad.json' is not a readable video"),
+    ("both video lists", lambda c: c.__setitem__("test_videos", ["coffee.mp4"]),
+     "'videos' and 'test_videos' are the same list"),
+    ("seed key names the field", lambda c: c.__setitem__("test_videos", c.pop("videos")[:1] + [{"pth": "x"}]),
+     "test_videos[1]: unknown key 'pth'"),
+    ("bad output format", lambda c: c.__setitem__("output_formats", ["json", "pdf"]),
+     "output_formats[1]: 'pdf' is not one of json, csv, png"),
+    ("bad sample", lambda c: c["videos"].__setitem__(1, {"sample": {"width": 8}}),
+     "videos[1].sample.width: 8 is out of range 16..7680"),
+    ("path and sample", lambda c: c["videos"][1].__setitem__("sample", {}),
+     "videos[1]: needs exactly one of 'path'"),
+    ("bad picture", lambda c: c.__setitem__("picture", {"frame": -1}), "picture.frame: -1 is out of range"),
+    ("missing model with --strict", lambda c: c["models"].append({"path": "absent.pt"}),
+     "models[1].path: file 'absent.pt' does not exist"),
 ]
 
 
@@ -439,7 +486,7 @@ def test_bad_config(bench, assets, tmp_path, name, mutate, message):
     cfg = good_config(assets)
     mutate(cfg)
     config = write_config(assets["dir"] / "bad.json", cfg)
-    p = run_bench(bench, ["--config", config, "--output-dir", str(tmp_path / "out")], timeout=120)
+    p = run_bench(bench, ["--config", config, "--output-dir", str(tmp_path / "out"), "--strict"], timeout=120)
     assert p.returncode == 2, f"{name}: exit {p.returncode}, stderr:\n{p.stderr}"
     assert message in p.stderr, f"{name}: expected {message!r} in:\n{p.stderr}"
     assert p.stderr.startswith(config + ": "), "the message starts with the config file's name"
@@ -452,6 +499,11 @@ def test_bad_json_syntax(bench, assets, tmp_path):
     p = run_bench(bench, ["--config", config, "--output-dir", str(tmp_path)])
     assert p.returncode == 2
     assert "line 2" in p.stderr, p.stderr
+    # a key given twice is refused, not silently the last one
+    config = write_config(assets["dir"] / "dup.json", '{"videos": ["coffee.mp4"], "models": ["x.pt"],\n'
+                                                     ' "iterations": 1, "iterations": 5}')
+    p = run_bench(bench, ["--config", config, "--output-dir", str(tmp_path)])
+    assert p.returncode == 2 and "duplicate key 'iterations'" in p.stderr, p.stderr
 
 
 def test_bad_command_line(bench, tmp_path):
@@ -462,7 +514,7 @@ def test_bad_command_line(bench, tmp_path):
     p = run_bench(bench, ["--config", "x.json"])
     assert p.returncode == 2 and "--output-dir" in p.stderr
     p = run_bench(bench, ["--help"])
-    assert p.returncode == 0 and "--config FILE" in p.stdout and "--plot-script" in p.stdout
+    assert p.returncode == 0 and "--config FILE" in p.stdout and "--from-report" in p.stdout
 
 
 def test_check_only(bench, assets):
@@ -471,3 +523,78 @@ def test_check_only(bench, assets):
     p = run_bench(bench, ["--config", write_config(assets["dir"] / "check.json", cfg), "--check"])
     assert p.returncode == 0, p.stderr
     assert "valid; 4 run(s)" in p.stdout
+
+
+# ------------------------------------------------- seed format and model zoo
+
+def test_seed_format_and_output_formats(bench, assets, tmp_path):
+    """The seed's key names: test_videos for videos, output_formats choosing the files."""
+    cfg = {"test_videos": ["astronaut.mp4"], "models": [assets["tiny"]], "precisions": ["fp32"],
+           "iterations": 1, "warmup": 0, "metrics": ["frames", "fps"], "output_formats": ["csv"]}
+    p = run_bench(bench, ["--config", write_config(assets["dir"] / "seed.json", cfg), "--output-dir",
+                          str(tmp_path), "-q"])
+    assert p.returncode == 0, p.stderr
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["report.csv"], "only the CSV was asked for"
+    with open(tmp_path / "report.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["frames"] for r in rows if r["row"] == "iteration"] == ["6"]
+
+
+def test_models_side_by_side(bench, assets, tmp_path):
+    """The zoo comparison: several models on one clip vsr-bench writes itself, a model that is
+    not there skipped (and said so), fps/quality charts and one picture with every model."""
+    smooth = os.path.join(os.path.dirname(assets["tiny"]), "tiny-smooth-x2.pt")
+    if not os.path.exists(smooth):
+        pytest.fail(f"{smooth} is missing: build the test models (ninja -C BUILD tests/models.stamp)")
+    cfg = {"name": "zoo e2e",
+           "test_videos": [{"sample": {"content": "photos", "width": 96, "height": 64, "frames": 5}}],
+           "models": [{"path": assets["tiny"], "name": "tiny"}, {"path": "not-converted-yet.pt"},
+                      {"path": smooth, "name": "smooth"}],
+           "precisions": ["fp32"], "iterations": 1, "warmup": 0,
+           "picture": {"frame": 2, "x": 10, "y": 8, "width": 40, "height": 24}}
+    config = write_config(assets["dir"] / "zoo.json", cfg)
+    p = run_bench(bench, ["--config", config, "--output-dir", str(tmp_path)])
+    assert p.returncode == 0, p.stderr
+    assert (f"{config}: models[1].path: file 'not-converted-yet.pt' does not exist (looked for "
+            in p.stderr), p.stderr
+    assert "skipped (--strict makes this an error)" in p.stderr
+    with open(tmp_path / "report.json") as f:
+        rep = json.load(f)
+    assert [s["index"] for s in rep["skipped_models"]] == [1]
+    assert "not-converted-yet.pt" in rep["skipped_models"][0]["reason"]
+    assert [r["model"] for r in rep["runs"]] == ["tiny", "smooth"]
+    (video,) = rep["videos"]
+    assert (video["width"], video["height"], video["frames"]) == (96, 64, 5)
+    assert os.path.exists(tmp_path / "samples" / os.path.basename(video["path"]))
+    for r in rep["runs"]:
+        assert r["status"] == "ok", r["error"]
+        assert (r["crop"]["frame"], r["crop"]["x"], r["crop"]["y"]) == (2, 10, 8)
+        assert png_size(tmp_path / r["crop"]["file"]) == (80, 48)
+    # different models, different pictures
+    a, b = (open(tmp_path / r["crop"]["file"], "rb").read() for r in rep["runs"])
+    assert a != b
+    check_charts(tmp_path, videos=1)
+    (pic,) = tmp_path.glob("side_by_side-*.png")
+    w, h = png_size(pic)
+    assert w >= 4 * 200, f"four panels (input, bicubic, two models) side by side: {w}x{h}"
+    # --strict: the missing model is a configuration error
+    p = run_bench(bench, ["--config", config, "--output-dir", str(tmp_path / "strict"), "--strict"])
+    assert p.returncode == 2 and "models[1].path: file 'not-converted-yet.pt' does not exist" in p.stderr
+
+
+@pytest.mark.parametrize("name", ["default.json", "zoo.json"])
+def test_shipped_configs_are_valid(bench, name):
+    """bench/configs: valid, and every model the configuration names is one of models/ (present or
+    skipped with a line saying so)."""
+    src = env_path("VSR_SOURCE_ROOT", "source tree")
+    path = os.path.join(src, "bench", "configs", name)
+    p = run_bench(bench, ["--config", path, "--check"])
+    assert p.returncode == 0, p.stderr
+    with open(path) as f:
+        cfg = json.load(f)
+    names = [os.path.basename(m["path"]) for m in cfg["models"]]
+    present = [n for n in names if os.path.exists(os.path.join(src, "models", n))]
+    assert "realesr-animevideov3-x2.pt" in present
+    assert f"valid; {len(present) * len(cfg['test_videos'])} run(s)" in p.stdout, p.stdout
+    for n in names:
+        assert (n in present) == (f"file '../../models/{n}' does not exist" not in p.stderr), n

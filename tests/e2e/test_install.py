@@ -61,7 +61,8 @@ def test_installed_files(installed):
         assert os.access(p, os.X_OK), p
     share = os.path.join(root, installed["opts"]["datadir"], "libvsr")
     assert os.path.isfile(os.path.join(share, "tools", "convert_ncnn.py"))
-    assert os.path.isfile(os.path.join(share, "plot_report.py"))
+    for cfg in ("default.json", "zoo.json"):  # vsr-bench's shipped configurations
+        assert os.path.isfile(os.path.join(share, "bench", "configs", cfg)), cfg
     assert os.path.isfile(os.path.join(share, "models", "realesr-animevideov3-x2.pt")), \
         "run scripts/fetch-models before installing"
     assert os.path.isfile(os.path.join(root, installed["opts"]["mandir"], "man1", "vsr-cli.1"))

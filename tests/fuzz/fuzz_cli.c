@@ -1,6 +1,6 @@
 /*
  * Fuzz target: vsr-cli's command-line parsing (examples/vsr-cli.c built
- * without main) and the size/number parsers it shares with vsr-bench.
+ * without main) and the size/number parsers of examples/cli_options.c.
  * The input is split at NUL and newline bytes into argv words.
  */
 #include <stddef.h>

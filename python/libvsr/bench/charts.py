@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Charts of a vsr-bench report (report.json): three PNG files.
+"""Charts and the side-by-side picture of a vsr-bench report (report.json).
 
   total_time.png        median total time per video and configuration
                         (bars; error bars from the minimum to the maximum
@@ -9,28 +9,39 @@
                         video and configuration, stacked
   time_vs_duration.png  median total time against the video's duration,
                         one line per configuration
+  fps.png               median frames per second per video and configuration
+  quality.png           consistency (PSNR of the output downscaled back against
+                        the input) and sharpness (gradient energy against
+                        bicubic) per configuration, when measured
+  side_by_side-N-NAME.png  per video: the same crop of one frame, input,
+                        bicubic and each configuration's output, side by side
 
 A "configuration" is a model plus whichever of precision, device,
 setting and encoder the report varies (the ones that are the same for
 every run are left out of the labels and put in the subtitle).
 
-Usage: plot_report.py --report DIR/report.json [--out-dir DIR] [-q]
-       plot_report.py --report DIR/report.json --table   (Markdown table of the medians)
-Needs matplotlib (drawn off-screen with the Agg backend).
+Drawn off-screen with matplotlib's Agg backend; draw(report, out_dir)
+needs only the report and the crop files it names (redrawing later works).
 """
-import argparse
-import json
 import math
 import os
-import sys
+import struct
 import textwrap
+import zlib
 
-try:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-except ImportError as e:  # pragma: no cover - depends on the machine
-    sys.exit(f"plot_report.py: matplotlib is not available ({e}); install python3-matplotlib")
+plt = None
+
+
+def load_matplotlib():
+    """Import matplotlib (Agg); ImportError when it is not installed."""
+    global plt
+    if plt is None:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as pyplot
+        plt = pyplot
+    return plt
+
 
 STAGES = [
     ("frame_extraction_time", "frame extraction (decode + preprocess)", "#4e79a7"),
@@ -39,23 +50,6 @@ STAGES = [
 ]
 OTHER_COLOUR = "#bab0ac"
 AXES = ("model", "precision", "device", "setting", "encoder")
-
-
-def fail(msg):
-    sys.exit(f"plot_report.py: {msg}")
-
-
-def load_report(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            rep = json.load(f)
-    except OSError as e:
-        fail(f"cannot read {path}: {e.strerror}")
-    except json.JSONDecodeError as e:
-        fail(f"{path} is not valid JSON: {e}")
-    if rep.get("format") != "libvsr-bench-report":
-        fail(f"{path} is not a vsr-bench report (format {rep.get('format')!r})")
-    return rep
 
 
 def axis_value(run, axis):
@@ -318,55 +312,200 @@ def markdown_table(rep):
     runs = rep.get("runs", [])
     layout = Layout([r for r in runs if r.get("status") == "ok"] or runs)
     lines = ["| video | " + " / ".join(layout.varying) + " | frames | total s (min-max) | fps | CPU s "
-             "| extraction s | super-resolution s | recomposition s | peak RSS MB | PSNR dB | SSIM |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| extraction s | super-resolution s | recomposition s | peak RSS MB | PSNR dB | SSIM "
+             "| consistency dB | sharpness |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
         vid = video_label(rep, r).replace("\n", ", ")
         if r.get("status") != "ok":
-            lines.append(f"| {vid} | {layout.label(r)} | failed: {r.get('error')} ||||||||||")
+            lines.append(f"| {vid} | {layout.label(r)} | failed: {r.get('error')} ||||||||||||")
             continue
         rss = summary(r, "peak_rss_bytes", "max")
-        lines.append("| {} | {} | {} | {} ({}-{}) | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+        lines.append("| {} | {} | {} | {} ({}-{}) | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
             vid, layout.label(r), f(summary(r, "frames"), ".0f"), f(summary(r, "total_time"), ".2f"),
             f(summary(r, "total_time", "min"), ".2f"), f(summary(r, "total_time", "max"), ".2f"),
             f(summary(r, "fps"), ".2f"), f(summary(r, "cpu_time"), ".2f"), f(summary(r, "frame_extraction_time"), ".3f"),
             f(summary(r, "super_resolution_time"), ".2f"), f(summary(r, "video_recomposition_time"), ".3f"),
-            "-" if rss is None else f"{rss / 2**20:.0f}", f(summary(r, "psnr"), ".2f"), f(summary(r, "ssim"), ".4f")))
+            "-" if rss is None else f"{rss / 2**20:.0f}", f(summary(r, "psnr"), ".2f"), f(summary(r, "ssim"), ".4f"),
+            f(summary(r, "consistency_psnr"), ".2f"), f(summary(r, "sharpness"), ".3f")))
+    skipped = rep.get("skipped_models") or []
+    for s in skipped:
+        lines.append(f"\nskipped: {s.get('reason')}")
     return "\n".join(lines)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description="Draw the charts of a vsr-bench report.json.")
-    ap.add_argument("--report", required=True, help="report.json written by vsr-bench")
-    ap.add_argument("--out-dir", help="where the PNG files go (default: the report's directory)")
-    ap.add_argument("-q", "--quiet", action="store_true", help="do not list the files written")
-    ap.add_argument("--table", action="store_true",
-                    help="print the medians as a Markdown table on stdout instead of drawing")
-    args = ap.parse_args(argv)
-    rep = load_report(args.report)
-    if args.table:
-        print(markdown_table(rep))
-        return 0
-    out = args.out_dir or os.path.dirname(os.path.abspath(args.report))
-    os.makedirs(out, exist_ok=True)
+def plot_metric_bars(rep, runs, layout, path, metric, ylabel, what, fmt):
+    """One panel: median `metric` per video (groups) and configuration (bars)."""
+    confs = configurations(runs, layout)
+    vids = videos_in_order(rep, runs)
+    xs, width = grouped_positions(len(vids), len(confs))
+    fig, ax = plt.subplots(figsize=(max(8, 1.2 + 1.0 * len(vids) * max(1, len(confs)) * 0.6), 5.5), dpi=100)
+    cmap = plt.get_cmap("tab10")
+    top = 0
+    for si, conf in enumerate(confs):
+        heights, pos = [], []
+        for gi, vid in enumerate(vids):
+            match = [r for r in runs if layout.label(r) == conf and video_label(rep, r) == vid]
+            med = summary(match[0], metric) if match else None
+            if med is None:
+                continue
+            heights.append(med)
+            pos.append(xs[si][gi])
+            top = max(top, med)
+        if not heights:
+            continue
+        bars = ax.bar(pos, heights, width * 0.92, label=conf, color=cmap(si % 10), edgecolor="black", linewidth=0.5)
+        for b, h in zip(bars, heights):
+            ax.annotate(format(h, fmt), (b.get_x() + b.get_width() / 2, h), xytext=(0, 3),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(vids)))
+    ax.set_xticklabels(vids, fontsize=8)
+    ax.set_xlabel("video")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, top * 1.18 if top > 0 else 1)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(title=" / ".join(layout.varying), fontsize=8, title_fontsize=8, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    title(fig, rep, what, layout)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_fps(rep, runs, layout, path):
+    plot_metric_bars(rep, runs, layout, path, "fps", "frames per second", "frames per second (median)", ".3g")
+
+
+def plot_quality(rep, runs, layout, path):
+    """Consistency and sharpness side by side, one bar per configuration and video."""
+    confs = configurations(runs, layout)
+    vids = videos_in_order(rep, runs)
+    fig, axes = plt.subplots(1, 2, figsize=(max(10, 2 + 1.2 * len(vids) * max(1, len(confs))), 5.5), dpi=100)
+    cmap = plt.get_cmap("tab10")
+    panels = (("consistency_psnr", "consistency: output downscaled vs input (dB)", ".1f"),
+              ("sharpness", "sharpness: gradient energy / bicubic's", ".2f"))
+    xs, width = grouped_positions(len(vids), len(confs))
+    for ax, (metric, ylabel, fmt) in zip(axes, panels):
+        top = 0
+        for si, conf in enumerate(confs):
+            heights, pos = [], []
+            for gi, vid in enumerate(vids):
+                match = [r for r in runs if layout.label(r) == conf and video_label(rep, r) == vid]
+                v = summary(match[0], metric) if match else None
+                if v is not None:
+                    heights.append(v)
+                    pos.append(xs[si][gi])
+                    top = max(top, v)
+            if heights:
+                bars = ax.bar(pos, heights, width * 0.92, label=conf, color=cmap(si % 10), edgecolor="black",
+                              linewidth=0.5)
+                for b, h in zip(bars, heights):
+                    ax.annotate(format(h, fmt), (b.get_x() + b.get_width() / 2, h), xytext=(0, 3),
+                                textcoords="offset points", ha="center", va="bottom", fontsize=7)
+        if metric == "sharpness":
+            ax.axhline(1.0, linestyle="--", color="grey", linewidth=1, label="bicubic")
+        ax.set_xticks(range(len(vids)))
+        ax.set_xticklabels(vids, fontsize=8)
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(0, top * 1.18 if top > 0 else 1)
+        ax.grid(axis="y", alpha=0.3)
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(4, max(1, len(labels))), fontsize=8, frameon=False)
+    title(fig, rep, "without a ground truth: consistency with the input and sharpness (medians)", layout)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------ crop images
+
+def write_png(path, rgb):
+    """An HxWx3 uint8 array as an 8-bit RGB PNG (no dependencies)."""
+    h, w, _ = rgb.shape
+    raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+
+
+def side_by_side_name(vi, video_path):
+    stem = os.path.splitext(os.path.basename(video_path))[0]
+    return f"side_by_side-{vi}-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in stem) + ".png"
+
+
+def plot_side_by_side(rep, runs, layout, vi, base, path):
+    """Input, bicubic (per scale) and each configuration's output, the same crop, same display
+    size. base: the directory the crop files are named relative to (the report's)."""
+    video = rep["videos"][vi]
+    crops = video.get("crops") or {}
+    panels = []
+    if crops.get("input"):
+        panels.append(("input (nearest)", crops["input"]))
+    for scale, f in sorted((crops.get("bicubic") or {}).items(), key=lambda kv: int(kv[0])):
+        panels.append((f"bicubic x{scale}", f))
+    for r in runs:
+        c = r.get("crop")
+        if r.get("video_index") == vi and c:
+            panels.append((layout.label(r) + f" (x{c['scale']})", c["file"]))
+    if len(panels) < 2:
+        return False
+    ncols = min(len(panels), 4)
+    nrows = math.ceil(len(panels) / ncols)
+    first = crops.get("rect") or {}
+    aspect = (first.get("height") or 1) / (first.get("width") or 1)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, dpi=100,
+                             figsize=(3.6 * ncols, 3.6 * aspect * nrows + 1.4))
+    for k, (label, f) in enumerate(panels):
+        ax = axes[k // ncols][k % ncols]
+        ax.imshow(plt.imread(os.path.join(base, f)), interpolation="nearest")
+        ax.set_title("\n".join(textwrap.wrap(label, 40)), fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for k in range(len(panels), nrows * ncols):
+        axes[k // ncols][k % ncols].axis("off")
+    where = (f"frame {first.get('frame')}, {first.get('width')}x{first.get('height')} pixels at "
+             f"({first.get('x')}, {first.get('y')}) of the input")
+    title(fig, rep, f"{os.path.basename(video.get('path', '?'))}: the same crop side by side ({where})", layout)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+CHARTS = {
+    "total_time.png": plot_total,
+    "stage_breakdown.png": plot_stages,
+    "time_vs_duration.png": plot_duration,
+    "fps.png": plot_fps,
+}
+
+
+def draw(rep, out_dir, files_dir=None):
+    """Draw every chart and picture of rep into out_dir; returns the paths written.
+    files_dir: where the report's crop files are (default out_dir).
+    ImportError when matplotlib is missing."""
+    load_matplotlib()
+    os.makedirs(out_dir, exist_ok=True)
     runs = [r for r in rep.get("runs", []) if r.get("status") == "ok"]
     failed = len(rep.get("runs", [])) - len(runs)
     layout = Layout(runs)
-    files = {
-        "total_time.png": plot_total,
-        "stage_breakdown.png": plot_stages,
-        "time_vs_duration.png": plot_duration,
-    }
-    for name, fn in files.items():
-        path = os.path.join(out, name)
+    written = []
+    for name, fn in CHARTS.items():
+        path = os.path.join(out_dir, name)
         if not runs:
             empty_chart(path, rep, f"no successful runs ({failed} failed): nothing to draw")
         else:
             fn(rep, runs, layout, path)
-        if not args.quiet:
-            print(f"plot_report.py: wrote {path}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        written.append(path)
+    if any(summary(r, m) is not None for r in runs for m in ("consistency_psnr", "sharpness")):
+        path = os.path.join(out_dir, "quality.png")
+        plot_quality(rep, runs, layout, path)
+        written.append(path)
+    for vi, v in enumerate(rep.get("videos", [])):
+        path = os.path.join(out_dir, side_by_side_name(vi, v.get("path", "video")))
+        if plot_side_by_side(rep, runs, layout, vi, files_dir or out_dir, path):
+            written.append(path)
+    return written
