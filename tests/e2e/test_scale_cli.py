@@ -198,7 +198,9 @@ def test_status_and_command_line(cli, data_dir, test_models, tmp_path):
     for bad in (["--plan", plan, "--segment", 0, "--codec", "ffv1"], ["--plan", plan, "--segment", 0, "-m", m],
                 ["--plan", plan, "--stitch", "--device", "cpu"], ["--plan", plan],
                 ["--segment", 0], ["--plan", plan, "--segment", 0, "--stitch"],
-                ["--plan", plan, "--segment-frames", 10], ["--plan", plan, "--segment", -1]):
+                ["--plan", plan, "--segment-frames", 10], ["--plan", plan, "--segment", -1],
+                ["-i", inp, "-o", out, "-m", m, "-ss", "1", "--plan", plan, "--segment-frames", 10],
+                ["--plan", plan, "--segment", 0, "-progress", "pipe:1"]):
         p = job_cli(cli, bad, expect=2)
         assert "vsr-cli:" in p.stderr, p.stderr
     job_cli(cli, ["--plan", plan, "--segment", 3], expect=1)  # no such segment

@@ -244,6 +244,11 @@ static void test_ranges(void)
         CHECK(vsr_upscale_range(ses, clip, tmp_file("x.mkv"), 90, 7, &rs, NULL) == VSR_EINVAL);
         CHECK(strstr(vsr_last_error(), "96 frames") != NULL);
         CHECK(vsr_upscale_range(ses, clip, tmp_file("x.mkv"), 0, 0, &rs, NULL) == VSR_EINVAL);
+        /* the part is first_frame and frames: a start/end range besides is refused, not ignored */
+        rs.start_frame = 3;
+        CHECK(vsr_upscale_range(ses, clip, tmp_file("x.mkv"), 0, 5, &rs, NULL) == VSR_EINVAL);
+        CHECK(strstr(vsr_last_error(), "start_frame") != NULL);
+        rs.start_frame = -1;
         CHECK(!exists(tmp_file("x.mkv")));
         vsr_session_close(&ses);
     }
@@ -323,6 +328,19 @@ static void test_plan_file(void)
         CHECK(p->stitch == VSR_STITCH_COPY && p->chunker.mode == VSRI_CHUNK_SEQUENCE && p->chunker.length == 16 &&
               p->precision == VSR_PRECISION_FP32 && p->out.threads > 0 && p->index->frames == 96);
         vsri_plan_free(&again);
+    }
+    /* a job runs the whole input: a start/end range is refused, not ignored */
+    {
+        vsr_run_settings rs;
+        vsr_output_settings os;
+        lossless(&rs, &os);
+        rs.end_us = 1000000;
+        vsr_job_settings js;
+        vsr_job_settings_default(&js);
+        js.segment_frames = 30;
+        const char *ranged = tmp_file("ranged.json");
+        CHECK(vsr_job_plan(ses, clip, out, &rs, &js, ranged) == VSR_EINVAL);
+        CHECK(strstr(vsr_last_error(), "end_us") != NULL && !exists(ranged));
     }
     /* the same job again: kept as it is (its id too) */
     CHECK(plan_job(ses, clip, out, 30, plan) == 0);
