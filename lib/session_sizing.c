@@ -149,6 +149,20 @@ int vsri_session_ensure_plan(vsr_session *ses, const vsri_chunk *ch, int force_s
             if (err < 0)
                 return err;
             ses->have_plan = 1;
+            /* A model that pools over the whole frame (squeeze-excitation,
+             * frame attention) sees other statistics in each tile: no pad
+             * makes tiled output equal, so tiles are refused, never chosen
+             * silently (auto tiling included). */
+            if (c->global_pool && ses->plan.n_tiles > 1) {
+                int explicit_tile = ses->s.tile > 0 && ses->tile == ses->s.tile;
+                return vsri_error(explicit_tile ? VSR_EINVAL : VSR_ERROR_DEVICE_OOM,
+                                  "model '%s' pools over the whole frame (its card's global_pool), so tiles would "
+                                  "change its output, and a %dx%d frame needs %d tiles of %d pixels %s; %s",
+                                  c->name, ses->width, ses->height, ses->plan.n_tiles, ses->tile,
+                                  explicit_tile ? "as the tile setting asks" : "to fit the memory limit",
+                                  explicit_tile ? "set tile to 0 (whole frames)"
+                                                : "raise mem_limit or give a smaller input");
+            }
         }
         /* the largest tile of the plan must fit */
         int64_t worst = 0;

@@ -108,6 +108,23 @@ class TinyX2(nn.Module):
         return self.shuffle(self.conv(x))
 
 
+class GlobalPoolX2(nn.Module):
+    """tiny-x2 followed by a squeeze-excitation gate: each output channel is
+    scaled by a function of its mean over the whole frame (what Real-CUGAN's
+    SE blocks do), so a tile sees other statistics than the whole frame."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 12, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(2)
+        upscale_conv_init(self.conv, 2)
+
+    def forward(self, x):
+        y = self.shuffle(self.conv(x))
+        gate = 0.5 + torch.sigmoid(4.0 * (y.mean(dim=(2, 3), keepdim=True) - 0.5))
+        return y * gate
+
+
 class SpatialRF4(nn.Module):
     """Four 3x3 convs (radius 1 each) -> radius exactly 4; nearest residual keeps
     the picture recognisable."""
@@ -386,6 +403,10 @@ def build(out):
         return m
 
     put("tiny-x2.pt", TinyX2(), card("tiny-x2", rf_spatial=1))
+    # The radius leaves out the global statistics (as the ncnn converter's
+    # cards do); global_pool tells the session that tiles change the output.
+    put("global-pool-x2.pt", GlobalPoolX2(), card("global-pool-x2", rf_spatial=1, global_pool=True),
+        rf_check=False)
     put("tiny-smooth-x2.pt", TinySmoothX2(), card("tiny-smooth-x2", rf_spatial=1))
     put("spatial-rf4-x2.pt", SpatialRF4(), card("spatial-rf4-x2", rf_spatial=4))
     put("temporal-r2-x2.pt", TemporalR2(),

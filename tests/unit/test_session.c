@@ -986,6 +986,60 @@ static void quiet_cb(void *user, int level, const char *msg)
         fprintf(stderr, "libvsr: %s\n", msg);
 }
 
+/* A model that pools over the whole frame (card global_pool): tiles would
+ * change its output, so the session refuses
+ * them, whether asked for or chosen for memory, and whole frames run. */
+static void test_global_pool(void)
+{
+    vsr_frame *clip[1] = {0};
+    if (decode_clip("real_h264.mp4", 1, clip) != 1)
+        return;
+    vsr_model *m = NULL;
+    CHECK_MSG(test_open_model(&m, test_model("global-pool-x2.pt"), NULL, VSR_PRECISION_FP32) == 0, "%s",
+              vsr_last_error());
+    vsr_frame *whole[1] = {0}, *out[1] = {0};
+    vsr_session *ses = m ? open_ses(NULL, m, VSR_AUTO, VSR_AUTO, 0, VSR_AUTO, 0, 0) : NULL;
+    int ok = ses && run_clip(ses, clip, 1, whole, "global pool, whole frame");
+    vsr_session_close(&ses);
+    if (ok) {
+        int w = vsr_frame_width(clip[0]), h = vsr_frame_height(clip[0]);
+        int tile = (w > h ? w : h) / 2;
+        /* explicit tiles: refused, naming the card's field and the setting */
+        ses = open_ses(NULL, m, VSR_AUTO, VSR_AUTO, tile, VSR_AUTO, 0, 0);
+        vsr_session_reset(ses);
+        int got = drive(ses, clip, 1, out, 1, LAZY, "global pool, explicit tiles");
+        const char *msg = vsr_last_error();
+        fprintf(stderr, "  global pool, tile %d -> %s: %s\n", tile, got < 0 ? vsr_strerror(got) : "ran", msg);
+        CHECK_MSG(got == VSR_EINVAL && strstr(msg, "global_pool") && strstr(msg, "tile"),
+                  "explicit tiles on a global-pool model: %d (%s)", got, msg);
+        if (got > 0)
+            unref_all(out, 1);
+        vsr_session_close(&ses);
+        /* auto tiles under a memory limit that tiles another model: refused, not silently tiled */
+        ses = open_ses(NULL, m, VSR_AUTO, VSR_AUTO, VSR_AUTO, VSR_AUTO, 0, (int64_t)1 << 20);
+        vsr_session_reset(ses);
+        got = drive(ses, clip, 1, out, 1, LAZY, "global pool, auto tiles");
+        msg = vsr_last_error();
+        fprintf(stderr, "  global pool, auto tile in 1 MiB -> %s: %s\n", got < 0 ? vsr_strerror(got) : "ran", msg);
+        CHECK_MSG(got == VSR_ERROR_DEVICE_OOM && strstr(msg, "global_pool") && strstr(msg, "mem_limit"),
+                  "auto tiles on a global-pool model: %d (%s)", got, msg);
+        if (got > 0)
+            unref_all(out, 1);
+        vsr_session_close(&ses);
+        /* auto with room for the frame: whole frames, the same output */
+        ses = open_ses(NULL, m, VSR_AUTO, VSR_AUTO, VSR_AUTO, VSR_AUTO, 0, 0);
+        if (ses && run_clip(ses, clip, 1, out, "global pool, auto")) {
+            CHECK_MSG(max_abs(out[0], whole[0]) == 0, "auto differs from whole frames by %g",
+                      max_abs(out[0], whole[0]));
+            unref_all(out, 1);
+        }
+        vsr_session_close(&ses);
+    }
+    unref_all(whole, 1);
+    unref_all(clip, 1);
+    vsr_model_unref(&m);
+}
+
 int main(void)
 {
     /* warnings reach the sessions' own sinks; the global one keeps quiet */
@@ -1000,5 +1054,6 @@ int main(void)
     test_tiles(test_model("spatial-rf4-x2.pt"), 4, 2, 32);
     test_tiles(test_real_model(), 19, 1, 48);
     test_memory_limit();
+    test_global_pool();
     return test_result("session");
 }
