@@ -125,6 +125,7 @@ def expect_failure(tmp_path, param_text, bin_bytes, *needles):
     for n in needles:
         assert n in r.stderr, f"{n!r} not in: {r.stderr}"
     assert not out.exists(), "a failed conversion left a model behind"
+    assert list(tmp_path.glob("m.pt*")) == [], "a failed conversion left a temporary file behind"
 
 
 @pytest.fixture(scope="module")
@@ -137,10 +138,20 @@ def test_converter_end_to_end(tmp_path, x2_source):
     text, data = x2_source
     r, out = run_converter(tmp_path, text, data)
     assert r.returncode == 0, r.stderr
-    assert "self-check: input 3x24x20 -> 3x48x40: max |torch - numpy| =" in r.stdout
+    assert "self-check: astronaut crop 3x24x20 -> 3x48x40: max |torch - numpy| =" in r.stdout
     assert "measured by autograd = 19" in r.stdout
     _, card = modelcard.load(out)
     assert (card["name"], card["scale"], card["receptive_field"]["spatial"]) == ("broken", 2, 19)
+    assert "global_pool" not in card and card["self_check"]["rf_autograd"] == 19
+    # A plain network stays a flat graph of aten operators, as the converter made
+    # it before the zoo: no control flow, no calls left (what libvsr's graph
+    # rewrites and CUDA graphs see), and the conv2d form that carries no cuDNN flags.
+    module, _ = modelcard.load(out)
+    kinds = [n.kind() for n in module.inlined_graph.nodes()]
+    assert set(kinds) - {"prim::Constant", "prim::GetAttr", "prim::ListConstruct"} == {
+        "aten::conv2d", "aten::prelu", "aten::pixel_shuffle", "aten::upsample_bicubic2d",
+        "aten::upsample_nearest2d", "aten::add"}, sorted(set(kinds))
+    assert kinds.count("aten::conv2d") == 18 and kinds.count("aten::prelu") == 17
 
 
 def test_converter_refuses_unknown_layer_type(tmp_path, x2_source):
@@ -152,8 +163,8 @@ def test_converter_refuses_unknown_layer_type(tmp_path, x2_source):
 
 def test_converter_refuses_unknown_param_key(tmp_path, x2_source):
     text, data = x2_source
-    bad = text.replace("0=64 1=3 4=1 5=1 6=1728", "0=64 1=3 4=1 5=1 6=1728 9=1", 1)
-    expect_failure(tmp_path, bad, data, "Conv_0", "unsupported param key 9")
+    bad = text.replace("0=64 1=3 4=1 5=1 6=1728", "0=64 1=3 4=1 5=1 6=1728 23=1", 1)
+    expect_failure(tmp_path, bad, data, "Conv_0", "unsupported param key 23")
 
 
 def test_converter_refuses_unknown_interp_mode(tmp_path, x2_source):
@@ -164,7 +175,7 @@ def test_converter_refuses_unknown_interp_mode(tmp_path, x2_source):
 
 def test_converter_refuses_truncated_bin(tmp_path, x2_source):
     text, data = x2_source
-    expect_failure(tmp_path, text, data[:-100], ".bin ends", "Conv_34")
+    expect_failure(tmp_path, text, data[:-100], "m.bin: ends at byte", "Conv_34")
 
 
 def test_converter_refuses_unused_bin_bytes(tmp_path, x2_source):
@@ -186,15 +197,16 @@ def test_self_check_catches_a_tampered_weight(x2_source):
     text, data = x2_source
     layers = convert_ncnn.parse_param(text)
     weights = convert_ncnn.read_weights(layers, data)
-    scale, rf, i, o = convert_ncnn.analyse(layers)
-    module = convert_ncnn.build_module(layers, weights, i, o)
+    g = convert_ncnn.analyse(layers)
+    edge = convert_ncnn.Edge()
+    module = convert_ncnn.build_module(layers, weights, g, edge)
     lines = []
-    convert_ncnn.self_check(layers, weights, module, scale, rf, log=lines.append)
+    convert_ncnn.self_check(layers, weights, module, g, edge, log=lines.append)
     assert "max |torch - numpy|" in lines[0]
     tampered = {k: {n: a.copy() for n, a in w.items()} for k, w in weights.items()}
     tampered["Conv_34"]["bias"][5] += 0.01
     with pytest.raises(convert_ncnn.ConvertError, match="self-check failed"):
-        convert_ncnn.self_check(layers, tampered, module, scale, rf, log=lines.append)
+        convert_ncnn.self_check(layers, tampered, module, g, edge, log=lines.append)
 
 
 @pytest.mark.parametrize("n_in,factor", [(96, 0.5), (80, 0.75), (37, 4.0), (24, 2.0)])
