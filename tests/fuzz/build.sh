@@ -1,11 +1,10 @@
 #!/bin/sh
-# Build the JSON and model card fuzz targets into a directory:
+# Build the fuzz targets into a directory:
 #
 #   tests/fuzz/build.sh OUTDIR [LIBVSR_BUILD_DIR]
 #
-# Makes OUTDIR/fuzz_json and OUTDIR/fuzz_modelcard (libFuzzer, with
-# AddressSanitizer and UndefinedBehaviorSanitizer) and OUTDIR/replay_json and
-# OUTDIR/replay_modelcard (the same code with the sanitizers but without
+# Makes OUTDIR/fuzz_modelcard (libFuzzer, with AddressSanitizer and
+# UndefinedBehaviorSanitizer) and OUTDIR/replay_modelcard (the same code with the sanitizers but without
 # libFuzzer, to replay a corpus or a crash file). Needs clang with libFuzzer
 # (Debian: clang and libclang-rt-dev) and FFmpeg's libavutil (pkg-config).
 # CC overrides the compiler (default clang).
@@ -27,7 +26,6 @@ mkdir -p "$out"
 # (strings, error messages, logging). The model card is read through
 # jansson (Debian's, not instrumented: the card code around it is).
 helpers="$root/lib/util.c $root/lib/error.c $root/lib/log.c"
-lib_json="$root/lib/json.c $helpers"
 lib_modelcard="$root/lib/jsontext.c $root/lib/modelcard.c $helpers $(pkg-config --cflags --libs jansson)"
 flags="-std=c11 -g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter
        -I$root/include -I$root/lib"
@@ -35,7 +33,7 @@ avutil=$(pkg-config --cflags --libs libavutil)
 # Abort on undefined behaviour so that libFuzzer records it as a crash.
 sanitize="address,undefined -fno-sanitize-recover=undefined"
 
-for target in json modelcard; do
+for target in modelcard; do
     eval "lib=\$lib_$target"
     # shellcheck disable=SC2086 # word splitting of the flag lists is intended
     $cc $flags -fsanitize=fuzzer,$sanitize "$root/tests/fuzz/fuzz_$target.c" $lib $avutil -lm -pthread \

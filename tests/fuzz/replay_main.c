@@ -5,6 +5,9 @@
  *   replay_json tests/fuzz/corpus/json crash-1234
  *
  * Arguments are files or directories (whose regular files are all run).
+ * "--mutations=N" (first) also runs N mutated copies of each input, from a
+ * fixed seed: a deterministic stand-in for fuzzing where a target cannot be
+ * built with libFuzzer (the plan reader links the whole library).
  * Exits non-zero if an argument cannot be read.
  */
 #include <dirent.h>
@@ -15,6 +18,57 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static long mutations;
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull; /* fixed: the same runs every time */
+
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Run the input exactly, in an allocation of its own size (a sanitizer
+ * then catches reads past it, as libFuzzer's buffers would). */
+static int run_exact(const uint8_t *data, size_t len)
+{
+    uint8_t *exact = malloc(len ? len : 1);
+    if (!exact)
+        return -1;
+    memcpy(exact, data, len);
+    LLVMFuzzerTestOneInput(exact, len);
+    free(exact);
+    return 0;
+}
+
+/* One to four edits of the kinds that break structured text: a byte
+ * changed, a span deleted or repeated, a cut, a digit run lengthened.
+ * Each edit adds at most 16 bytes: out holds len + 256. */
+static size_t mutate(const uint8_t *in, size_t len, uint8_t *out)
+{
+    memcpy(out, in, len);
+    int edits = 1 + (int)(rng() % 4);
+    for (int e = 0; e < edits && len > 0; e++) {
+        size_t at = (size_t)(rng() % len), span = 1 + (size_t)(rng() % 16);
+        if (span > len - at)
+            span = len - at;
+        switch (rng() % 5) {
+        case 0: out[at] = (uint8_t)rng(); break;
+        case 1: memmove(out + at, out + at + span, len - at - span); len -= span; break;
+        case 2: memmove(out + at + span, out + at, len - at); len += span; break;
+        case 3: len = at; break;
+        default:
+            if (out[at] >= '0' && out[at] <= '9') {
+                memmove(out + at + 6, out + at, len - at);
+                memcpy(out + at, "999999", 6);
+                len += 6;
+            }
+        }
+    }
+    return len;
+}
 
 /* Run one file; returns 0, or -1 if it could not be read. */
 static int run_file(const char *path)
@@ -53,26 +107,29 @@ static int run_file(const char *path)
         fprintf(stderr, "%s: read error\n", path);
         return -1;
     }
-    /* An exact-size copy, so that a sanitizer catches reads past the input
-     * as libFuzzer's own buffers would. */
-    uint8_t *exact = malloc(len ? len : 1);
-    if (!exact) {
-        free(buf);
-        fprintf(stderr, "%s: out of memory\n", path);
-        return -1;
-    }
-    memcpy(exact, buf, len);
+    int err = run_exact(buf, len);
+    uint8_t *m = mutations > 0 ? malloc(len + 256) : NULL;
+    for (long i = 0; err == 0 && m && i < mutations; i++)
+        err = run_exact(m, mutate(buf, len, m));
+    if (mutations > 0 && !m)
+        err = -1;
+    free(m);
     free(buf);
-    LLVMFuzzerTestOneInput(exact, len);
-    free(exact);
-    return 0;
+    if (err < 0)
+        fprintf(stderr, "%s: out of memory\n", path);
+    return err;
 }
 
 int main(int argc, char **argv)
 {
     int failed = 0;
     long runs = 0;
-    for (int i = 1; i < argc; i++) {
+    int first = 1;
+    if (argc > 1 && strncmp(argv[1], "--mutations=", 12) == 0) {
+        mutations = strtol(argv[1] + 12, NULL, 10);
+        first = 2;
+    }
+    for (int i = first; i < argc; i++) {
         struct stat st;
         if (stat(argv[i], &st) != 0) {
             perror(argv[i]);
@@ -109,6 +166,7 @@ int main(int argc, char **argv)
         }
         closedir(d);
     }
-    fprintf(stderr, "replayed %ld inputs%s\n", runs, failed ? " (some could not be read)" : "");
+    fprintf(stderr, "replayed %ld inputs, %ld mutations of each%s\n", runs, mutations,
+            failed ? " (some could not be read)" : "");
     return failed;
 }
