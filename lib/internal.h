@@ -80,6 +80,8 @@ void vsri_sb_free(vsri_strbuf *sb);
 void vsri_sb_append(vsri_strbuf *sb, const char *s, size_t n);
 void vsri_sb_puts(vsri_strbuf *sb, const char *s);
 void vsri_sb_printf(vsri_strbuf *sb, const char *fmt, ...) VSRI_PRINTF(2, 3);
+/* A newly allocated formatted string (caller frees), NULL without memory. */
+char *vsri_str_printf(const char *fmt, ...) VSRI_PRINTF(1, 2);
 /* Append s as a JSON string literal, quotes included (NULL gives null). */
 void vsri_sb_json_string(vsri_strbuf *sb, const char *s);
 /* Append a double as JSON (NaN and infinities become null). */

@@ -43,22 +43,6 @@ struct vsr_job {
 #define MANIFEST_VERSION 1
 #define PROGRESS_INTERVAL_NS 500000000 /* rewrite progress.json at most twice a second */
 
-static char *str_printf(const char *fmt, ...) VSRI_PRINTF(1, 2);
-static char *str_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!p)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return p;
-}
-
 void vsr_job_settings_default(vsr_job_settings *s)
 {
     if (!s)
@@ -87,7 +71,7 @@ uint32_t vsri_packet_crc(uint32_t crc, const uint8_t *data, int size, int64_t pt
 
 char *vsri_segment_dir(const vsri_plan *p, int64_t k)
 {
-    return str_printf("%s/seg-%lld", p->work_dir, (long long)k);
+    return vsri_str_printf("%s/seg-%lld", p->work_dir, (long long)k);
 }
 
 int vsri_segment_video_stream(const AVFormatContext *ic)
@@ -150,7 +134,7 @@ done:
 
 int vsri_segment_committed(const vsri_plan *p, int64_t k, vsri_manifest *m)
 {
-    char *dir = vsri_segment_dir(p, k), *path = dir ? str_printf("%s/manifest.json", dir) : NULL;
+    char *dir = vsri_segment_dir(p, k), *path = dir ? vsri_str_printf("%s/manifest.json", dir) : NULL;
     int err;
     struct stat st;
     if (!path)
@@ -199,7 +183,7 @@ static void write_progress(attempt *a)
                           (json_int_t)a->p->seg[a->k].frames, "frames_done", (json_int_t)a->frames_done, "host",
                           a->host, "pid", (int)getpid(), "updated", (json_int_t)time(NULL));
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    char *path = str_printf("%s/progress.json", a->dir);
+    char *path = vsri_str_printf("%s/progress.json", a->dir);
     /* progress is a hint: a failure to write it does not fail the segment */
     if (text && path)
         vsri_write_file_atomic(path, text, strlen(text));
@@ -236,7 +220,7 @@ static void remove_dead_attempts(const attempt *a)
         long pid = strtol(e->d_name + strlen(prefix), NULL, 10);
         if (pid_alive(pid))
             continue;
-        char *path = str_printf("%s/%s", a->p->work_dir, e->d_name);
+        char *path = vsri_str_printf("%s/%s", a->p->work_dir, e->d_name);
         if (path) {
             vsri_log(VSR_LOG_INFO, "job: removing '%s', left by a process that is gone", path);
             vsri_remove_tree(path);
@@ -265,8 +249,8 @@ static int attempt_open(attempt *a, const vsri_plan *p, int64_t k)
     remove_dead_attempts(a);
     unsigned r = (unsigned)(vsri_now_ns() ^ (int64_t)getpid() * 2654435761u);
     snprintf(a->id, sizeof(a->id), "%s-%ld-%08x", a->host, (long)getpid(), r);
-    a->dir = str_printf("%s/seg-%lld.attempt-%s", p->work_dir, (long long)k, a->id);
-    a->video = a->dir ? str_printf("%s/video.%s", a->dir, output_extension(p->output)) : NULL;
+    a->dir = vsri_str_printf("%s/seg-%lld.attempt-%s", p->work_dir, (long long)k, a->id);
+    a->video = a->dir ? vsri_str_printf("%s/video.%s", a->dir, output_extension(p->output)) : NULL;
     if (!a->dir || !a->video)
         return VSR_ENOMEM;
     if (mkdir(a->dir, 0777) != 0)
@@ -482,7 +466,7 @@ int vsri_segment_run(const vsri_plan *p, vsr_session *ses, int64_t k, const vsri
     vsri_strlcpy(m.device, model->device, sizeof(m.device));
     vsri_strlcpy(m.precision, vsr_precision_name(model->precision), sizeof(m.precision));
     vsri_strlcpy(m.file, strrchr(a.video, '/') + 1, sizeof(m.file));
-    char *mpath = str_printf("%s/manifest.json", a.dir);
+    char *mpath = vsri_str_printf("%s/manifest.json", a.dir);
     err = mpath ? check_video(&a, &m) : VSR_ENOMEM;
     if (err >= 0)
         err = sync_path(a.video) < 0 ? vsri_error(VSR_ERROR_OUTPUT, "job: cannot flush '%s' to the disk: %s", a.video,
@@ -493,7 +477,7 @@ int vsri_segment_run(const vsri_plan *p, vsr_session *ses, int64_t k, const vsri
     if (err >= 0) {
         /* a commit holds the video and its manifest, not the attempt's
          * progress file (removed before the directory is flushed) */
-        char *progress = str_printf("%s/progress.json", a.dir);
+        char *progress = vsri_str_printf("%s/progress.json", a.dir);
         if (progress)
             unlink(progress);
         free(progress);
@@ -534,7 +518,7 @@ void vsri_plan_clear_work_dir(const vsri_plan *p)
     while (d && (e = readdir(d))) {
         if (strncmp(e->d_name, "seg-", 4) != 0)
             continue;
-        char *path = str_printf("%s/%s", p->work_dir, e->d_name);
+        char *path = vsri_str_printf("%s/%s", p->work_dir, e->d_name);
         if (path)
             vsri_remove_tree(path);
         free(path);

@@ -35,22 +35,6 @@
  * (the same on every worker), what x264 uses on an ordinary machine. */
 #define MAX_PINNED_ENCODER_THREADS 16
 
-static char *str_printf(const char *fmt, ...) VSRI_PRINTF(1, 2);
-static char *str_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!p)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return p;
-}
-
 static char *dup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -64,7 +48,7 @@ static char *absolute_path(const char *path)
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof(cwd)))
         return NULL;
-    return str_printf("%s/%s", cwd, path);
+    return vsri_str_printf("%s/%s", cwd, path);
 }
 
 /* ---- file identity -------------------------------------------------------- */
@@ -324,7 +308,7 @@ int vsri_plan_build(vsri_plan **out, vsr_session *ses, const char *input, const 
     p->created = (int64_t)time(NULL);
     p->path = absolute_path(plan_path);
     p->output = absolute_path(output);
-    p->work_dir = work_dir ? absolute_path(work_dir) : str_printf("%s.work", plan_path);
+    p->work_dir = work_dir ? absolute_path(work_dir) : vsri_str_printf("%s.work", plan_path);
     if (p->work_dir && p->work_dir[0] != '/') {
         char *abs = absolute_path(p->work_dir);
         free(p->work_dir);

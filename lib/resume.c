@@ -28,22 +28,6 @@
  * work per segment (a seek, an encoder start) stays small beside it. */
 #define RESUME_SEGMENT_FRAMES 48
 
-static char *str_printf(const char *fmt, ...) VSRI_PRINTF(1, 2);
-static char *str_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!p)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return p;
-}
-
 /* This run's plan: the interrupted run's, if there is one and the job is
  * the same; else a new one. */
 static int open_plan(vsri_plan **out, vsr_session *ses, const char *input, const char *output,
@@ -90,7 +74,7 @@ int vsri_resume_run(vsr_session *ses, const char *input, const char *output, con
     if (res && vsri_result_check(res, "vsr_run_result") < 0)
         return VSR_EINVAL;
     int64_t t0 = vsri_now_ns();
-    char *dir = str_printf("%s.vsr-resume", output), *plan_path = dir ? str_printf("%s/plan.json", dir) : NULL;
+    char *dir = vsri_str_printf("%s.vsr-resume", output), *plan_path = dir ? vsri_str_printf("%s/plan.json", dir) : NULL;
     vsri_plan *p = NULL;
     vsr_run_result total = {.size = sizeof(total)};
     int err = plan_path ? 0 : VSR_ENOMEM;

@@ -112,6 +112,21 @@ void vsri_sb_puts(vsri_strbuf *sb, const char *s)
     vsri_sb_append(sb, s, strlen(s));
 }
 
+char *vsri_str_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!p)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
 void vsri_sb_printf(vsri_strbuf *sb, const char *fmt, ...)
 {
     va_list ap;
