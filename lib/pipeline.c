@@ -714,8 +714,10 @@ int vsri_upscale_run(vsr_session *ses, const char *input_path, const char *outpu
     }
     /* Stopped before the input's end (max_frames, a cancel; a start/end
      * range sets its own copy window): the other streams are copied as far
-     * as the video reaches, also what the
-     * demuxer had not read yet (a stitch copies the same). */
+     * as the video reaches, also what the demuxer had not read yet (a
+     * stitch copies the same). A cancel still finishes the output: it is
+     * reported below. */
+    err = 0;
     if (!range && !c->kept.active && !vsri_input_packets_done(c->in))
         err = vsri_input_pump(c->in, vsri_output_video_end_us(c->out));
     if (err >= 0)
