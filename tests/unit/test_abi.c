@@ -32,16 +32,6 @@
 #include "libvsr/vsr.h"
 #include "testutil.h"
 
-static char tmpdir[256];
-
-static const char *tmp_file(const char *name)
-{
-    static char bufs[8][1024];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, 1024, "%s/%s", tmpdir, name);
-    return b;
-}
 
 #define GARBAGE 0x5A
 /* Cut a settings struct to `size` bytes: everything from there on is garbage. */
@@ -194,7 +184,7 @@ static void stream_counts(const char *path, int *frames, int *audio)
 
 static void test_output_settings(void)
 {
-    const char *out = tmp_file("abi_out.mkv");
+    const char *out = test_tmp_file("abi_out.mkv");
     /* an existing file: a garbage `overwrite` = 0 would refuse to replace it */
     FILE *f = fopen(out, "w");
     fputs("old", f);
@@ -469,7 +459,7 @@ static void test_run_settings(void)
     vsr_output_settings os;
     vsr_output_settings_default(&os);
     os.codec = "ffv1";
-    const char *out = tmp_file("abi_run.mkv");
+    const char *out = test_tmp_file("abi_run.mkv");
     /* older headers: without pipelined.. (queue depth 0, resume, a garbage
      * reference path would all fail), and without reference_path.. */
     const size_t cuts[] = {offsetof(vsr_run_settings, pipelined), offsetof(vsr_run_settings, resume),
@@ -719,7 +709,7 @@ static void test_result_structs(void)
         CHECK(vsr_session_get_card(ses, &card) == 0 && !strcmp(card.name, "tiny-x2") && card.scale == 2 &&
               card.rf_spatial == 0 && card.license[0] == 0 && card.size == offsetof(vsr_model_card, layout));
 
-        run_ctx rc = {ses, test_data("real_h264.mp4"), tmp_file("abi_result.mkv")};
+        run_ctx rc = {ses, test_data("real_h264.mp4"), test_tmp_file("abi_result.mkv")};
         CHECK_RESULT(vsr_run_result, chunks, get_run_result, &rc);
         CHECK_RESULT(vsr_run_result, seconds, get_run_result, &rc);
     }
@@ -750,11 +740,8 @@ static void test_result_structs(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/vsr-test-abi-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (test_tmpdir_make("abi") < 0)
         return 1;
-    }
     vsr_log_set_level(VSR_LOG_ERROR);
     test_input_settings();
     test_output_settings();
@@ -764,9 +751,6 @@ int main(void)
     test_session_settings();
     test_run_settings();
     test_result_structs();
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    test_tmpdir_remove();
     return test_result("abi");
 }

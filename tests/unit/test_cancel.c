@@ -30,16 +30,6 @@
 #include "testutil.h"
 #include "testvsr.h"
 
-static char tmpdir[256];
-
-static const char *tmp_file(const char *name)
-{
-    static char bufs[8][1024];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, 1024, "%s/%s", tmpdir, name);
-    return b;
-}
 
 static int file_exists(const char *path)
 {
@@ -157,7 +147,7 @@ static void test_before_the_run(void)
             return;
         vsr_session_cancel(ses);
         vsr_run_result r;
-        const char *out = tmp_file("before.mkv");
+        const char *out = test_tmp_file("before.mkv");
         int err = run(ses, clip, out, pipelined, 0, &r);
         check_nothing_written(pipelined ? "cancel before the run (pipelined)" : "cancel before the run (serial)",
                               err, &r, out);
@@ -181,7 +171,7 @@ static void test_before_the_first_frame(void)
         if (!ses)
             return;
         vsr_run_result r;
-        const char *out = tmp_file("first.mkv");
+        const char *out = test_tmp_file("first.mkv");
         int err = run(ses, clip, out, pipelined, 0, &r);
         check_nothing_written(pipelined ? "cancel at the first decode (pipelined)" : "cancel at the first decode (serial)",
                               err, &r, out);
@@ -201,7 +191,7 @@ static void test_mid_run(void)
         if (!ses)
             return;
         vsr_run_result r;
-        const char *out = tmp_file("mid.mkv");
+        const char *out = test_tmp_file("mid.mkv");
         int err = run(ses, clip, out, pipelined, 0, &r);
         CHECK_MSG(err == VSR_ERROR_CANCELLED && strstr(vsr_last_error(), "cancel"), "mid-run: %s (%s)",
                   vsr_strerror(err), vsr_last_error());
@@ -262,7 +252,7 @@ static void test_from_another_thread(void)
     pthread_t th;
     CHECK(pthread_create(&th, NULL, canceller, &x) == 0);
     vsr_run_result r;
-    const char *out = tmp_file("thread.mkv");
+    const char *out = test_tmp_file("thread.mkv");
     int err = run(ses, clip, out, 1, 0, &r);
     pthread_join(th, NULL);
     CHECK_MSG(err == VSR_ERROR_CANCELLED, "cancel from a thread: %s", vsr_strerror(err));
@@ -287,7 +277,7 @@ static void test_during_drain(void)
         if (!ses)
             return;
         vsr_run_result r;
-        const char *out = tmp_file("drain.mkv");
+        const char *out = test_tmp_file("drain.mkv");
         int err = run(ses, clip, out, pipelined, 12, &r);
         check_nothing_written("cancel during the drain", err, &r, out);
         CHECK_MSG(atomic_load(&t.inference_records) == 1, "%d forward passes ran after the cancel",
@@ -365,11 +355,8 @@ static void test_streaming(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/vsr-test-cancel-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (test_tmpdir_make("cancel") < 0)
         return 1;
-    }
     vsr_log_set_level(VSR_LOG_ERROR);
     CHECK(test_set_threads(1) == 0);
     test_before_the_run();
@@ -378,9 +365,6 @@ int main(void)
     test_from_another_thread();
     test_during_drain();
     test_streaming();
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    test_tmpdir_remove();
     return test_result("cancel");
 }

@@ -43,17 +43,7 @@
 #include "testutil.h"
 #include "testvsr.h"
 
-static char tmpdir[256];
 static json_t *manifest;
-
-static const char *tmp_file(const char *name)
-{
-    static char bufs[16][1024];
-    static int next;
-    char *b = bufs[next++ % 16];
-    snprintf(b, 1024, "%s/%s", tmpdir, name);
-    return b;
-}
 
 static int exists(const char *path)
 {
@@ -432,7 +422,7 @@ static void test_encoders(void)
         char name[128];
         snprintf(name, sizeof(name), "enc%zu_%s%s.%s", i, cases[i].codec,
                  cases[i].scale > 0 ? "_convert" : cases[i].scale < 0 ? "_copy" : "_yuv", cases[i].ext);
-        const char *out = tmp_file(name);
+        const char *out = test_tmp_file(name);
         int64_t written = 0;
         int err = transcode(cases[i].clip, out, cases[i].codec, cases[i].scale, 1, NULL, &written);
         CHECK_MSG(err == 0, "%s -> %s: %s", cases[i].clip, name, vsr_last_error());
@@ -474,7 +464,7 @@ static void test_encoders(void)
  * -> 0, 1, 2...; ffv1 defaults to yuv444p; colour resolved and written. */
 static void test_no_source(void)
 {
-    const char *out = tmp_file("nosrc.mkv");
+    const char *out = test_tmp_file("nosrc.mkv");
     vsr_output_settings os;
     vsr_output_settings_default(&os);
     os.codec = "ffv1";
@@ -515,7 +505,7 @@ static void test_no_source(void)
  * what it can and then refuses with a message, never wraps around. */
 static void test_extreme_timestamps(void)
 {
-    const char *out = tmp_file("extreme.nut");
+    const char *out = test_tmp_file("extreme.nut");
     vsr_output_settings os;
     vsr_output_settings_default(&os);
     os.codec = "ffv1";
@@ -557,7 +547,7 @@ static void test_streams(void)
 
     /* .mkv keeps everything */
     test_log_clear();
-    const char *out = tmp_file("streams_out.mkv");
+    const char *out = test_tmp_file("streams_out.mkv");
     int err = transcode("streams.mkv", out, "libx264", 2, 1, NULL, NULL);
     CHECK_MSG(err == 0, "streams.mkv -> mkv: %s", vsr_last_error());
     probe p;
@@ -586,7 +576,7 @@ static void test_streams(void)
 
     /* .mp4 cannot hold SRT subtitles or attachments: dropped with a warning; audio stays */
     test_log_clear();
-    out = tmp_file("streams_out.mp4");
+    out = test_tmp_file("streams_out.mp4");
     err = transcode("streams.mkv", out, "libx264", 1, 1, NULL, NULL);
     CHECK_MSG(err == 0, "streams.mkv -> mp4: %s", vsr_last_error());
     probe_file(out, &p);
@@ -607,7 +597,7 @@ static void test_streams(void)
     vsr_output_settings_default(&os);
     os.codec = "ffv1";
     os.copy_streams = 0;
-    out = tmp_file("streams_nocopy.mkv");
+    out = test_tmp_file("streams_nocopy.mkv");
     if (vsr_input_open(&in, test_data("streams.mkv"), NULL) == 0 && vsr_output_open(&o, out, in, &os) == 0) {
         vsr_frame *f;
         while (vsr_input_read_frame(in, &f) == 0) {
@@ -626,7 +616,7 @@ static void test_streams(void)
 
 static void test_hdr10(void)
 {
-    const char *out = tmp_file("hdr10_out.mkv");
+    const char *out = test_tmp_file("hdr10_out.mkv");
     int err = transcode("hdr10.mkv", out, "libx265", -1, 1, NULL, NULL);
     CHECK_MSG(err == 0, "hdr10 -> x265: %s", vsr_last_error());
     probe p;
@@ -667,7 +657,7 @@ static void test_hdr10(void)
 
 static void test_vfr(void)
 {
-    const char *out = tmp_file("vfr_out.mkv");
+    const char *out = test_tmp_file("vfr_out.mkv");
     int err = transcode("vfr.mkv", out, "libx264", 2, 1, NULL, NULL);
     CHECK_MSG(err == 0, "vfr: %s", vsr_last_error());
     probe p;
@@ -701,7 +691,7 @@ static vsr_frame *test_frame(int i)
 
 static void test_partial(void)
 {
-    const char *out = tmp_file("partial.mkv");
+    const char *out = test_tmp_file("partial.mkv");
     vsr_output_settings os;
     vsr_output_settings_default(&os);
     os.codec = "ffv1";
@@ -765,7 +755,7 @@ static void test_partial(void)
     os.codec = "no-such-encoder";
     CHECK(vsr_output_open(&o, out, NULL, &os) == VSR_EINVAL && !o && strstr(vsr_last_error(), "no-such-encoder"));
     vsr_output_settings_default(&os);
-    CHECK(vsr_output_open(&o, tmp_file("x.nosuchext"), NULL, &os) == VSR_EINVAL && !o);
+    CHECK(vsr_output_open(&o, test_tmp_file("x.nosuchext"), NULL, &os) == VSR_EINVAL && !o);
     os.pix_fmt = "no-such-format";
     CHECK(vsr_output_open(&o, out, NULL, &os) == VSR_EINVAL && !o);
     CHECK(!exists(out) && !exists(partial_of(out)));
@@ -784,7 +774,7 @@ static void test_unwritable(void)
 
     /* a read-only directory (root ignores permissions: then a place no one can create files in) */
     char ro[512];
-    snprintf(ro, sizeof(ro), "%s/readonly", tmpdir);
+    snprintf(ro, sizeof(ro), "%s/readonly", test_tmpdir);
     mkdir(ro, 0755);
     chmod(ro, 0555);
     char probe_path[600];
@@ -808,7 +798,7 @@ static void test_unwritable(void)
 
     /* the input's own path, also spelled differently */
     char copy[600], cmd[1400];
-    snprintf(copy, sizeof(copy), "%s/self.mkv", tmpdir);
+    snprintf(copy, sizeof(copy), "%s/self.mkv", test_tmpdir);
     snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", test_data("vfr.mkv"), copy);
     CHECK(system(cmd) == 0);
     struct stat st0, st1;
@@ -816,7 +806,7 @@ static void test_unwritable(void)
     vsr_input *in = NULL;
     CHECK(vsr_input_open(&in, copy, NULL) == 0);
     char other[700];
-    snprintf(other, sizeof(other), "%s/./self.mkv", tmpdir);
+    snprintf(other, sizeof(other), "%s/./self.mkv", test_tmpdir);
     const char *same[2] = {copy, other};
     for (int k = 0; in && k < 2; k++) {
         err = vsr_output_open(&o, same[k], in, NULL);
@@ -837,7 +827,7 @@ static void test_unwritable(void)
  * wrong; the parent checks the directory afterwards. */
 static void test_disk_full(void)
 {
-    const char *out = tmp_file("full.mkv");
+    const char *out = test_tmp_file("full.mkv");
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
@@ -895,7 +885,7 @@ static void test_disk_full(void)
     CHECK_MSG(code >= 100 || !(code & 8), "disk full: a file was left after close");
     CHECK_MSG(!exists(out) && !exists(partial_of(out)), "disk full: a file named like the output exists");
     /* nor any other file named after it (temporary names included) */
-    DIR *d = opendir(tmpdir);
+    DIR *d = opendir(test_tmpdir);
     int leftovers = 0;
     for (struct dirent *de; d && (de = readdir(d));)
         if (!strncmp(de->d_name, "full.mkv", 8)) {
@@ -914,7 +904,7 @@ static void test_disk_full(void)
  * (vsr_output_finish), even before the output is closed. */
 static void test_disk_full_at_finish(void)
 {
-    const char *out = tmp_file("full2.mkv");
+    const char *out = test_tmp_file("full2.mkv");
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
@@ -966,11 +956,8 @@ static void test_disk_full_at_finish(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/vsr-test-encode-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (test_tmpdir_make("encode") < 0)
         return 1;
-    }
     av_log_set_level(AV_LOG_ERROR);
     vsr_log_set_level(VSR_LOG_WARNING);
     vsr_log_set_callback(test_log_cb, NULL);
@@ -986,9 +973,6 @@ int main(void)
     test_disk_full();
     test_disk_full_at_finish();
     json_decref(manifest);
-    char cmd[700];
-    snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s'; rm -rf '%s'", tmpdir, tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    test_tmpdir_remove();
     return test_result("encode");
 }

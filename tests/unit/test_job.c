@@ -39,16 +39,6 @@
 #include "testutil.h"
 #include "testvsr.h"
 
-static char tmpdir[256];
-
-static const char *tmp_file(const char *name)
-{
-    static char bufs[8][1024];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, 1024, "%s/%s", tmpdir, name);
-    return b;
-}
 
 static int exists(const char *path)
 {
@@ -217,13 +207,13 @@ static void test_ranges(void)
         vsr_run_settings rs;
         vsr_output_settings os;
         lossless(&rs, &os);
-        const char *whole = tmp_file("whole.mkv");
+        const char *whole = test_tmp_file("whole.mkv");
         CHECK_MSG(vsr_upscale_file(ses, clip, whole, &rs, NULL) == 0, "%s", vsr_last_error());
         char names[8][64];
         const char *parts[8];
         for (int i = 0; i < n_parts; i++) {
             snprintf(names[i], sizeof(names[i]), "part%d.mkv", i);
-            parts[i] = strdup(tmp_file(names[i]));
+            parts[i] = strdup(test_tmp_file(names[i]));
             vsr_run_result res = {.size = sizeof(res)};
             int err = vsr_upscale_range(ses, clip, parts[i], cuts[i], cuts[i + 1] - cuts[i], &rs, &res);
             CHECK_MSG(err == 0 && res.frames_written == cuts[i + 1] - cuts[i], "%s part %d: %s", cases[c].model, i,
@@ -240,16 +230,16 @@ static void test_ranges(void)
             free((void *)parts[i]);
 
         /* arguments */
-        CHECK(vsr_upscale_range(ses, clip, tmp_file("x.mkv"), -1, 5, &rs, NULL) == VSR_EINVAL);
-        CHECK(vsr_upscale_range(ses, clip, tmp_file("x.mkv"), 90, 7, &rs, NULL) == VSR_EINVAL);
+        CHECK(vsr_upscale_range(ses, clip, test_tmp_file("x.mkv"), -1, 5, &rs, NULL) == VSR_EINVAL);
+        CHECK(vsr_upscale_range(ses, clip, test_tmp_file("x.mkv"), 90, 7, &rs, NULL) == VSR_EINVAL);
         CHECK(strstr(vsr_last_error(), "96 frames") != NULL);
-        CHECK(vsr_upscale_range(ses, clip, tmp_file("x.mkv"), 0, 0, &rs, NULL) == VSR_EINVAL);
+        CHECK(vsr_upscale_range(ses, clip, test_tmp_file("x.mkv"), 0, 0, &rs, NULL) == VSR_EINVAL);
         /* the part is first_frame and frames: a start/end range besides is refused, not ignored */
         rs.start_frame = 3;
-        CHECK(vsr_upscale_range(ses, clip, tmp_file("x.mkv"), 0, 5, &rs, NULL) == VSR_EINVAL);
+        CHECK(vsr_upscale_range(ses, clip, test_tmp_file("x.mkv"), 0, 5, &rs, NULL) == VSR_EINVAL);
         CHECK(strstr(vsr_last_error(), "start_frame") != NULL);
         rs.start_frame = -1;
-        CHECK(!exists(tmp_file("x.mkv")));
+        CHECK(!exists(test_tmp_file("x.mkv")));
         vsr_session_close(&ses);
     }
 }
@@ -277,7 +267,7 @@ static const char *variant(const char *plan, const char *name, void (*edit)(json
     if (!j)
         return NULL;
     edit(j);
-    const char *path = tmp_file(name);
+    const char *path = test_tmp_file(name);
     CHECK(json_dump_file(j, path, JSON_INDENT(1)) == 0);
     json_decref(j);
     return path;
@@ -305,7 +295,7 @@ static void test_plan_file(void)
     vsr_session *ses = open_session("recurrent-x2.pt", 1, 16, 4, 0);
     if (!ses)
         return;
-    const char *plan = strdup(tmp_file("plan.json")), *out = strdup(tmp_file("planned.mkv"));
+    const char *plan = strdup(test_tmp_file("plan.json")), *out = strdup(test_tmp_file("planned.mkv"));
     int err = plan_job(ses, clip, out, 30, plan);
     CHECK_MSG(err == 0, "%s", vsr_last_error());
     vsri_plan *p = NULL, *again = NULL;
@@ -338,7 +328,7 @@ static void test_plan_file(void)
         vsr_job_settings js;
         vsr_job_settings_default(&js);
         js.segment_frames = 30;
-        const char *ranged = tmp_file("ranged.json");
+        const char *ranged = test_tmp_file("ranged.json");
         CHECK(vsr_job_plan(ses, clip, out, &rs, &js, ranged) == VSR_EINVAL);
         CHECK(strstr(vsr_last_error(), "end_us") != NULL && !exists(ranged));
     }
@@ -360,7 +350,7 @@ static void test_plan_file(void)
     size_t len = 0;
     CHECK(vsri_read_file(plan, 64 << 20, &text, &len) == 0);
     if (text) {
-        const char *dup = tmp_file("dup.json");
+        const char *dup = test_tmp_file("dup.json");
         FILE *f = fopen(dup, "w");
         fprintf(f, "{\"segment_frames\": 5,%s", text + 1);
         fclose(f);
@@ -387,7 +377,7 @@ static void test_plan_file(void)
         CHECK(vsr_job_open(&job, path) == VSR_ERROR_CONFIG);
         CHECK_MSG(strstr(vsr_last_error(), "not a libvsr plan"), "%s", vsr_last_error());
     }
-    CHECK(vsr_job_open(&job, tmp_file("none.json")) == VSR_ERR(ENOENT));
+    CHECK(vsr_job_open(&job, test_tmp_file("none.json")) == VSR_ERR(ENOENT));
     CHECK(!job);
     free((void *)plan);
     free((void *)out);
@@ -403,10 +393,10 @@ static void test_commits(void)
     if (!planner)
         return;
     char plan[1024], out[1024], work[1100], ref[1024];
-    snprintf(plan, sizeof(plan), "%s", tmp_file("job.json"));
-    snprintf(out, sizeof(out), "%s", tmp_file("job.mkv"));
+    snprintf(plan, sizeof(plan), "%s", test_tmp_file("job.json"));
+    snprintf(out, sizeof(out), "%s", test_tmp_file("job.mkv"));
     snprintf(work, sizeof(work), "%s.work", plan);
-    snprintf(ref, sizeof(ref), "%s", tmp_file("job-ref.mkv"));
+    snprintf(ref, sizeof(ref), "%s", test_tmp_file("job-ref.mkv"));
     CHECK_MSG(plan_job(planner, clip, out, 32, plan) == 0, "%s", vsr_last_error());
     vsr_run_settings rs;
     vsr_output_settings os;
@@ -432,14 +422,14 @@ static void test_commits(void)
     vsr_run_result res = {.size = sizeof(res)};
     CHECK_MSG(vsr_job_run_segment(job, ses, 1, &res) == 0, "%s", vsr_last_error());
     CHECK(res.frames_written == 32 && res.frames_decoded > 0);
-    CHECK(exists(tmp_file("job.json.work/seg-1/manifest.json")) && count_entries(work, "seg-1.attempt") == 0);
+    CHECK(exists(test_tmp_file("job.json.work/seg-1/manifest.json")) && count_entries(work, "seg-1.attempt") == 0);
     /* idempotent: committed once, then returns at once */
     res = (vsr_run_result){.size = sizeof(res)};
     CHECK(vsr_job_run_segment(job, ses, 1, &res) == 0 && res.frames_written == 32 && res.frames_decoded == 0);
     CHECK(vsr_job_get_info(job, &info) == 0 && info.committed == 1 && info.frames_done == 32);
     CHECK(vsr_job_stitch(job, NULL) == VSR_ERROR_INCOMPLETE);
     CHECK_MSG(strstr(vsr_last_error(), "2 of 3 segments are not committed: segments 0, 2"), "%s", vsr_last_error());
-    CHECK(!exists(out) && count_entries(tmpdir, "job.mkv") == 0);
+    CHECK(!exists(out) && count_entries(test_tmpdir, "job.mkv") == 0);
 
     /* a lost race: the same result is a success, another one is not */
     vsri_plan *p = NULL;
@@ -461,7 +451,7 @@ static void test_commits(void)
             CHECK_MSG(other ? err == VSR_ERROR_MISMATCH : err == 0, "race %d: %d %s", other, err, vsr_last_error());
             if (other)
                 CHECK_MSG(strstr(vsr_last_error(), "nondeterministic workers"), "%s", vsr_last_error());
-            CHECK(!exists(dir) && exists(tmp_file("job.json.work/seg-1/manifest.json")));
+            CHECK(!exists(dir) && exists(test_tmp_file("job.json.work/seg-1/manifest.json")));
         }
         CHECK(vsri_segment_committed(p, 1, &m) == 1); /* untouched */
     }
@@ -470,7 +460,7 @@ static void test_commits(void)
     /* a cancel: nothing committed, nothing left */
     vsr_session_cancel(ses);
     CHECK(vsr_job_run_segment(job, ses, 0, NULL) == VSR_ERROR_CANCELLED);
-    CHECK(!exists(tmp_file("job.json.work/seg-0")) && count_entries(work, "seg-0.") == 0);
+    CHECK(!exists(test_tmp_file("job.json.work/seg-0")) && count_entries(work, "seg-0.") == 0);
 
     /* a full disk (a file size limit: the write fails with EFBIG) */
     struct rlimit old, lim;
@@ -482,7 +472,7 @@ static void test_commits(void)
     int err = vsr_job_run_segment(job, ses, 0, NULL);
     setrlimit(RLIMIT_FSIZE, &old);
     CHECK_MSG(err == VSR_ERROR_OUTPUT, "disk full: %d %s", err, vsr_last_error());
-    CHECK(!exists(tmp_file("job.json.work/seg-0")) && count_entries(work, "seg-0.") == 0);
+    CHECK(!exists(test_tmp_file("job.json.work/seg-0")) && count_entries(work, "seg-0.") == 0);
     /* and a retry commits */
     CHECK_MSG(vsr_job_run_segment(job, ses, 0, NULL) == 0, "%s", vsr_last_error());
     CHECK_MSG(vsr_job_run_segment(job, ses, 2, NULL) == 0, "%s", vsr_last_error());
@@ -502,11 +492,11 @@ static void test_commits(void)
 
     /* a changed input and other settings are refused */
     char copy[1024], cmd[2200];
-    snprintf(copy, sizeof(copy), "%s", tmp_file("copy.mkv"));
+    snprintf(copy, sizeof(copy), "%s", test_tmp_file("copy.mkv"));
     snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", clip, copy);
     CHECK(system(cmd) == 0);
-    CHECK(plan_job(planner, copy, tmp_file("copy-out.mkv"), 32, tmp_file("copy.json")) == 0);
-    CHECK(vsr_job_open(&job, tmp_file("copy.json")) == 0);
+    CHECK(plan_job(planner, copy, test_tmp_file("copy-out.mkv"), 32, test_tmp_file("copy.json")) == 0);
+    CHECK(vsr_job_open(&job, test_tmp_file("copy.json")) == 0);
     if (job) {
         tiled = open_session("tiny-x2.pt", 2, VSR_AUTO, VSR_AUTO, 32);
         CHECK(vsr_job_run_segment(job, tiled, 0, NULL) == VSR_ERROR_MISMATCH);
@@ -521,7 +511,7 @@ static void test_commits(void)
         CHECK_MSG(strstr(vsr_last_error(), "input file") && strstr(vsr_last_error(), "changed since the plan") &&
                       strstr(vsr_last_error(), "modification time"),
                   "%s", vsr_last_error());
-        CHECK(count_entries(tmp_file("copy.json.work"), "seg-") == 0);
+        CHECK(count_entries(test_tmp_file("copy.json.work"), "seg-") == 0);
         vsr_job_close(&job);
     }
     vsr_session_close(&planner);
@@ -531,18 +521,13 @@ int main(void)
 {
     vsr_log_set_level(VSR_LOG_QUIET);
     test_set_threads(1);
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/vsr-test-job-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (test_tmpdir_make("job") < 0)
         return 1;
-    }
     test_cuts();
     test_ranges();
     test_plan_file();
     test_commits();
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (!test_failures && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    if (!test_failures) /* a failure leaves its files to look at */
+        test_tmpdir_remove();
     return test_result("job");
 }

@@ -26,16 +26,6 @@
 #include "testutil.h"
 #include "testvsr.h"
 
-static char tmpdir[256];
-
-static const char *tmp_file(const char *name)
-{
-    static char bufs[8][1024];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, 1024, "%s/%s", tmpdir, name);
-    return b;
-}
 
 static vsr_session *open_session(const char *model, int batch, vsr_tracker *tr)
 {
@@ -86,12 +76,12 @@ static void test_pipelined_equals_serial(void)
         if (!ses)
             continue;
         vsr_run_result rp, rs;
-        int e1 = run(ses, clip, tmp_file("pipelined.mkv"), 1, cases[i].frames, 4, &rp);
-        int e2 = run(ses, clip, tmp_file("serial.mkv"), 0, cases[i].frames, 4, &rs);
+        int e1 = run(ses, clip, test_tmp_file("pipelined.mkv"), 1, cases[i].frames, 4, &rp);
+        int e2 = run(ses, clip, test_tmp_file("serial.mkv"), 0, cases[i].frames, 4, &rs);
         CHECK_MSG(e1 == 0 && e2 == 0, "case %zu: %s", i, vsr_last_error());
         CHECK_EQ_INT(rp.frames_written, cases[i].frames);
         CHECK_EQ_INT(rs.frames_written, cases[i].frames);
-        int64_t n = test_compare_videos(tmp_file("pipelined.mkv"), tmp_file("serial.mkv"));
+        int64_t n = test_compare_videos(test_tmp_file("pipelined.mkv"), test_tmp_file("serial.mkv"));
         CHECK_MSG(n == cases[i].frames, "case %zu (batch %d, %lld frames): outputs differ (%lld)", i,
                   cases[i].batch, (long long)cases[i].frames, (long long)n);
         vsr_session_close(&ses);
@@ -123,7 +113,7 @@ static void test_queue_bound_with_slow_encoder(void)
         return;
     for (int depth = 1; depth <= 4; depth *= 2) {
         vsr_run_result r;
-        int e = run(ses, clip, tmp_file("slow.mkv"), 1, 60, depth, &r);
+        int e = run(ses, clip, test_tmp_file("slow.mkv"), 1, 60, depth, &r);
         CHECK_MSG(e == 0, "%s", vsr_last_error());
         /* each of the three queues holds `depth`; each of the four stages
          * one frame in hand, the session one batch (1) */
@@ -166,7 +156,7 @@ static void test_cancel_from_callback(void)
             return;
         }
         vsr_run_result r;
-        const char *out = tmp_file("cancelled.mkv");
+        const char *out = test_tmp_file("cancelled.mkv");
         int e = run(ses, clip, out, pipelined, 0, 4, &r);
         CHECK_MSG(e == VSR_ERROR_CANCELLED, "got %s: %s", vsr_strerror(e), vsr_last_error());
         CHECK_EQ_INT(r.frames_written, 17);
@@ -197,7 +187,7 @@ static void test_model_failure_mid_run(void)
         if (!ses)
             return;
         vsr_run_result r;
-        const char *out = tmp_file("failed.mkv");
+        const char *out = test_tmp_file("failed.mkv");
         int e = run(ses, clip, out, pipelined, 20, 4, &r);
         CHECK_MSG(e == VSR_ERROR_MODEL_RUN, "got %s", vsr_strerror(e));
         CHECK_MSG(strstr(vsr_last_error(), "deliberate failure") != NULL, "message: %s", vsr_last_error());
@@ -222,7 +212,7 @@ static void test_short_and_truncated_files(void)
                  {"truncated.mkv", VSR_ERROR_INPUT_DAMAGED, 12}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         vsr_run_result res;
-        const char *out = tmp_file("short.mkv");
+        const char *out = test_tmp_file("short.mkv");
         int err = run(ses, test_path("VSR_TEST_DATA", cases[i].clip), out, 1, 0, 4, &res);
         fprintf(stderr, "  %-18s -> %s, %lld frames written, damaged %d\n", cases[i].clip, vsr_strerror(err),
                 (long long)res.frames_written, res.input_damaged);
@@ -270,7 +260,7 @@ static void test_session_log_sink(void)
         memset(&mine, 0, sizeof(mine));
         memset(&global, 0, sizeof(global));
         vsr_run_result res;
-        int err = run(ses, test_path("VSR_TEST_DATA", "corrupt.mkv"), tmp_file("sink.mkv"), pipelined, 0, 4, &res);
+        int err = run(ses, test_path("VSR_TEST_DATA", "corrupt.mkv"), test_tmp_file("sink.mkv"), pipelined, 0, 4, &res);
         CHECK_MSG(err == VSR_ERROR_INPUT_DAMAGED, "%s run of corrupt.mkv: %s", pipelined ? "pipelined" : "serial",
                   vsr_strerror(err));
         fprintf(stderr, "  %s run: session sink %d messages (%d damage warnings: %s), global sink %d\n",
@@ -298,11 +288,8 @@ static void test_session_log_sink(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/vsr-test-pipeline-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (test_tmpdir_make("pipeline") < 0)
         return 1;
-    }
     vsr_log_set_level(VSR_LOG_ERROR);
     CHECK(test_set_threads(1) == 0);
     test_pipelined_equals_serial();
@@ -311,9 +298,6 @@ int main(void)
     test_model_failure_mid_run();
     test_short_and_truncated_files();
     test_session_log_sink();
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    test_tmpdir_remove();
     return test_result("pipeline");
 }

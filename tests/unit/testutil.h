@@ -81,6 +81,39 @@ static inline const char *test_real_model(void)
     return b;
 }
 
+/* A scratch directory per test program: test_tmpdir_make("name") makes
+ * /tmp/vsr-test-name-XXXXXX, test_tmp_file() names a file in it (16
+ * rotating buffers, so several names can be live at once), and
+ * test_tmpdir_remove() deletes it, read-only parts included. */
+static char test_tmpdir[256];
+
+static inline int test_tmpdir_make(const char *name)
+{
+    snprintf(test_tmpdir, sizeof(test_tmpdir), "/tmp/vsr-test-%s-XXXXXX", name);
+    if (!mkdtemp(test_tmpdir)) {
+        perror("mkdtemp");
+        return -1;
+    }
+    return 0;
+}
+
+static inline const char *test_tmp_file(const char *name)
+{
+    static char bufs[16][1024];
+    static int next;
+    char *b = bufs[next++ % 16];
+    snprintf(b, 1024, "%s/%s", test_tmpdir, name);
+    return b;
+}
+
+static inline void test_tmpdir_remove(void)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s'; rm -rf '%s'", test_tmpdir, test_tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", test_tmpdir);
+}
+
 static inline int test_result(const char *name)
 {
     fprintf(stderr, "%s: %d checks, %d failed\n", name, test_checks, test_failures);
