@@ -1,17 +1,25 @@
 /*
  * Faster CPU versions of libtorch 1.13 operators that super-resolution
- * networks lean on, where libtorch's measured slow here. So far one:
- * pixel_shuffle, a generic permute-and-copy in libtorch (1.3 ms for a
- * 12x180x320 fp32 tensor, x2; 9.9 ms for 48x180x320, x4, as in
- * realesr-animevideov3's tail), against 0.07 and 2.0 ms row by row here:
- * it is only data movement, and each output row interleaves r input rows
- * and is written once. (prelu looked slow in a profile taken under load;
- * measured alone, libtorch's runs at memory speed and stays.)
+ * networks lean on, where libtorch's measured slow here. Two so far:
+ * - pixel_shuffle, a generic permute-and-copy in libtorch (1.3 ms for a
+ *   12x180x320 fp32 tensor, x2; 9.9 ms for 48x180x320, x4, as in
+ *   realesr-animevideov3's tail), against 0.07 and 2.0 ms row by row here:
+ *   it is only data movement, and each output row interleaves r input rows
+ *   and is written once. Bit for bit libtorch's result.
+ * - upsample_bicubic2d in bf16/fp16: libtorch 1.13 has no vectorised
+ *   reduced-precision kernel (17.9 ms to halve a 3x720x1280 bf16 tensor,
+ *   2.1 ms in fp32, measured here; it is the resize that ends
+ *   realesr-animevideov3-x2 and -x3, about 15% of their bf16 frame time).
+ *   Here the resize runs in fp32 and rounds once to the input's dtype: the
+ *   result is libtorch's fp32 resize, rounded, which is at least as close
+ *   to the exact resize as libtorch's bf16 path (tests/e2e/test_fast_ops.py
+ *   checks both).
+ * (prelu looked slow in a profile; measured alone, libtorch's runs at
+ * memory speed and stays.)
  *
  * vsrt_use_fast_ops() rewrites a loaded module's forward graph to call
- * these versions. Each handles the common layouts and dtypes exactly
- * (bit for bit, tests/e2e/test_fast_ops.py) and hands anything else to
- * libtorch's own operator.
+ * these versions. Each handles the common layouts and dtypes and hands
+ * anything else to libtorch's own operator.
  *
  * The operators are registered on first use under a namespace of this copy
  * of libvsr alone ("vsr_fast_<address>"), and unregistered when it is
@@ -28,6 +36,8 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fast_ops.h"
 
@@ -83,6 +93,31 @@ at::Tensor fast_pixel_shuffle(const at::Tensor &self, int64_t r)
     return out;
 }
 
+bool reduced_cpu(const at::Tensor &t)
+{
+    return t.device().type() == c10::DeviceType::CPU && !t.requires_grad() &&
+           (t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kHalf);
+}
+
+/* The resize in fp32, in the input's memory format, rounded once. */
+at::Tensor fast_bicubic(const at::Tensor &self, at::OptionalIntArrayRef output_size, bool align_corners,
+                        c10::optional<at::ArrayRef<double>> scale_factors)
+{
+    if (!reduced_cpu(self))
+        return at::upsample_bicubic2d(self, output_size, align_corners, scale_factors);
+    at::Tensor y = at::upsample_bicubic2d(self.to(at::kFloat), output_size, align_corners, scale_factors);
+    return y.to(self.scalar_type());
+}
+
+at::Tensor fast_bicubic_sizes(const at::Tensor &self, at::IntArrayRef output_size, bool align_corners,
+                              c10::optional<double> scales_h, c10::optional<double> scales_w)
+{
+    if (!reduced_cpu(self))
+        return at::upsample_bicubic2d(self, output_size, align_corners, scales_h, scales_w);
+    at::Tensor y = at::upsample_bicubic2d(self.to(at::kFloat), output_size, align_corners, scales_h, scales_w);
+    return y.to(self.scalar_type());
+}
+
 }
 
 namespace {
@@ -98,34 +133,57 @@ std::string op_namespace()
 
 /* Registers the operators once (thread-safe: a function-local static);
  * the Library's destructor unregisters them when this copy is unloaded.
- * Returns the fast pixel_shuffle's name for graphs. */
-c10::Symbol fast_shuffle_symbol()
+ * Returns, for each libtorch operator replaced, the name of its fast
+ * version; each keeps libtorch's schema (overloads included), so the
+ * graph's node resolves to the matching one. */
+const std::vector<std::pair<c10::Symbol, c10::Symbol>> &fast_symbols()
 {
     static const torch::Library library = [] {
         torch::Library lib(torch::Library::DEF, op_namespace(), c10::nullopt, __FILE__, __LINE__);
         lib.def("pixel_shuffle(Tensor self, int upscale_factor) -> Tensor", fast_pixel_shuffle);
+        lib.def("upsample_bicubic2d.vec(Tensor input, int[]? output_size, bool align_corners, "
+                "float[]? scale_factors) -> Tensor",
+                fast_bicubic);
+        lib.def("upsample_bicubic2d(Tensor self, int[2] output_size, bool align_corners, "
+                "float? scales_h=None, float? scales_w=None) -> Tensor",
+                fast_bicubic_sizes);
         return lib;
     }();
     (void)library;
-    static const c10::Symbol symbol = c10::Symbol::fromQualString(op_namespace() + "::pixel_shuffle");
-    return symbol;
+    static const std::vector<std::pair<c10::Symbol, c10::Symbol>> symbols = [] {
+        std::vector<std::pair<c10::Symbol, c10::Symbol>> v;
+        for (const char *op : {"pixel_shuffle", "upsample_bicubic2d"})
+            v.emplace_back(c10::Symbol::fromQualString(std::string("aten::") + op),
+                           c10::Symbol::fromQualString(op_namespace() + "::" + op));
+        return v;
+    }();
+    return symbols;
 }
 
-int rewrite_block(torch::jit::Block *b, c10::Symbol fast_shuffle)
+int rewrite_block(torch::jit::Block *b)
 {
-    static const c10::Symbol shuffle = c10::Symbol::fromQualString("aten::pixel_shuffle");
     int count = 0;
     for (auto it = b->nodes().begin(); it != b->nodes().end();) {
         torch::jit::Node *node = *it;
         ++it;
         for (torch::jit::Block *sub : node->blocks())
-            count += rewrite_block(sub, fast_shuffle);
-        if (node->kind() != shuffle || node->inputs().size() != 2 || node->outputs().size() != 1)
+            count += rewrite_block(sub);
+        const c10::Symbol *fast_op = nullptr;
+        for (const auto &pair : fast_symbols())
+            if (node->kind() == pair.first)
+                fast_op = &pair.second;
+        /* only a functional node (one output) that resolved to a schema */
+        if (!fast_op || node->outputs().size() != 1 || !node->maybeSchema() ||
+            !node->maybeSchema()->arguments().size())
             continue;
-        torch::jit::Node *fast =
-            b->owningGraph()->create(fast_shuffle, node->inputs(), 1);
+        torch::jit::Node *fast = b->owningGraph()->create(*fast_op, node->inputs(), 1);
         fast->insertBefore(node);
         fast->output()->setType(node->output()->type());
+        /* the fast operator must have the overload the node used */
+        if (!fast->maybeSchema() || fast->maybeSchema()->overload_name() != node->maybeSchema()->overload_name()) {
+            fast->destroy();
+            continue;
+        }
         node->output()->replaceAllUsesWith(fast->output());
         node->destroy();
         count++;
@@ -137,5 +195,5 @@ int rewrite_block(torch::jit::Block *b, c10::Symbol fast_shuffle)
 
 int vsrt_use_fast_ops(torch::jit::Module &module)
 {
-    return rewrite_block(module.get_method("forward").graph()->block(), fast_shuffle_symbol());
+    return rewrite_block(module.get_method("forward").graph()->block());
 }

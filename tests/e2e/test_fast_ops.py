@@ -1,7 +1,10 @@
-"""libvsr's pixel shuffle (shim/fast_ops.cpp), which loaded models use
-instead of libtorch's on the CPU, against torch's own: the same values
-(bit for bit), shapes and dtype for the factors, sizes and dtypes models
-use, and libtorch's own result where it hands over.
+"""libvsr's pixel shuffle and bicubic resize (shim/fast_ops.cpp), which
+loaded models use instead of libtorch's on the CPU, against torch's own:
+the pixel shuffle gives the same values (bit for bit), shapes and dtype for
+the factors, sizes and dtypes models use; the bf16/fp16 resize is torch's
+fp32 resize rounded once (and at least as close to the exact resize as
+torch's own reduced-precision one); both give libtorch's own result where
+they hand over.
 
 Its registration: under a namespace of each loaded copy of libvsr, so two
 copies in one process (two files, loaded RTLD_LOCAL) each load a model and
@@ -58,6 +61,9 @@ def vsr_ops(test_models):
     spaces = {s.name.split("::")[0] for s in torch._C._jit_get_all_schemas()
               if s.name.startswith("vsr_fast_") and s.name.endswith("::pixel_shuffle")}
     assert len(spaces) == 1, f"libvsr's pixel_shuffle is registered as {spaces}"
+    resizes = {s.overload_name for s in torch._C._jit_get_all_schemas()
+               if s.name == next(iter(spaces)) + "::upsample_bicubic2d"}
+    assert resizes == {"", "vec"}, f"libvsr's upsample_bicubic2d overloads: {resizes}"
     assert not [s.name for s in torch._C._jit_get_all_schemas() if s.name.startswith("vsr::")], \
         "libvsr still registers the shared vsr:: namespace"
     return getattr(torch.ops, spaces.pop())
@@ -98,3 +104,52 @@ def test_bad_channel_count_is_an_error_not_a_crash(vsr_ops):
     with pytest.raises(RuntimeError):
         vsr_ops.pixel_shuffle(x, 2)
 
+
+
+# ---------------------------------------------------------------------------
+# upsample_bicubic2d in bf16/fp16: libvsr resizes in fp32 and rounds once
+
+def exact_bicubic(x, **kw):
+    return F.interpolate(x.double(), mode="bicubic", **kw)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("kw", [dict(scale_factor=0.5, align_corners=False),     # realesr-animevideov3-x2's tail
+                                dict(scale_factor=0.75, align_corners=False),    # -x3's
+                                dict(scale_factor=2.0, align_corners=True),
+                                dict(size=(13, 29), align_corners=False)])
+def test_bicubic_is_the_fp32_resize_rounded_once(vsr_ops, dtype, channels_last, kw):
+    g = torch.Generator().manual_seed(7)
+    x = torch.rand(1, 3, 48, 80, generator=g).to(dtype)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    if "size" in kw:
+        got = vsr_ops.upsample_bicubic2d(x, list(kw["size"]), kw["align_corners"], None)
+    else:
+        got = vsr_ops.upsample_bicubic2d(x, None, kw["align_corners"], [kw["scale_factor"]] * 2)
+    want = F.interpolate(x.float(), mode="bicubic", **kw).to(dtype)
+    assert got.dtype == dtype and got.shape == want.shape
+    assert got.stride() == want.stride()
+    assert torch.equal(got, want)
+    if dtype == torch.float16:
+        return  # libtorch 1.13 has no fp16 bicubic on the CPU at all ("not implemented for 'Half'")
+    # and at least as close to the exact resize as libtorch's own reduced-precision path
+    torch_own = F.interpolate(x, mode="bicubic", **kw)
+    assert got.stride() == torch_own.stride()
+    exact = exact_bicubic(x, **kw)
+    err_fast = (got.double() - exact).abs().max().item()
+    err_torch = (torch_own.double() - exact).abs().max().item()
+    assert err_fast <= err_torch, f"fp32-then-round error {err_fast} > libtorch's {dtype} error {err_torch}"
+
+
+def test_bicubic_sizes_overload(vsr_ops):
+    x = torch.rand(2, 3, 10, 12).to(torch.bfloat16)
+    got = vsr_ops.upsample_bicubic2d(x, [20, 24], False, None, None)
+    assert torch.equal(got, torch._C._nn.upsample_bicubic2d(x.float(), [20, 24], False, None, None).bfloat16())
+
+
+def test_bicubic_fp32_hands_over(vsr_ops):
+    x = torch.rand(1, 3, 17, 23)
+    got = vsr_ops.upsample_bicubic2d(x, None, False, [0.5, 0.5])
+    assert torch.equal(got, F.interpolate(x, scale_factor=0.5, mode="bicubic", align_corners=False))
