@@ -99,7 +99,8 @@ bool reduced_cpu(const at::Tensor &t)
            (t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kHalf);
 }
 
-/* The resize in fp32, in the input's memory format, rounded once. */
+/* The resize in fp32, rounded once to the input's dtype (the layout is
+ * what libtorch's fp32 resize gives: contiguous, as its bf16 one). */
 at::Tensor fast_bicubic(const at::Tensor &self, at::OptionalIntArrayRef output_size, bool align_corners,
                         c10::optional<at::ArrayRef<double>> scale_factors)
 {
