@@ -99,24 +99,31 @@ bool reduced_cpu(const at::Tensor &t)
            (t.scalar_type() == at::kBFloat16 || t.scalar_type() == at::kHalf);
 }
 
-/* The resize in fp32, rounded once to the input's dtype (the layout is
- * what libtorch's fp32 resize gives: contiguous, as its bf16 one). */
+/* Runs resize(x) in fp32 and rounds once to x's dtype (the layout is what
+ * libtorch's fp32 resize gives: contiguous, as its bf16 one); other
+ * tensors go to libtorch's resize as they are. */
+template <typename Resize>
+at::Tensor resize_in_fp32(const at::Tensor &self, Resize resize)
+{
+    if (!reduced_cpu(self))
+        return resize(self);
+    return resize(self.to(at::kFloat)).to(self.scalar_type());
+}
+
 at::Tensor fast_bicubic(const at::Tensor &self, at::OptionalIntArrayRef output_size, bool align_corners,
                         c10::optional<at::ArrayRef<double>> scale_factors)
 {
-    if (!reduced_cpu(self))
-        return at::upsample_bicubic2d(self, output_size, align_corners, scale_factors);
-    at::Tensor y = at::upsample_bicubic2d(self.to(at::kFloat), output_size, align_corners, scale_factors);
-    return y.to(self.scalar_type());
+    return resize_in_fp32(self, [&](const at::Tensor &x) {
+        return at::upsample_bicubic2d(x, output_size, align_corners, scale_factors);
+    });
 }
 
 at::Tensor fast_bicubic_sizes(const at::Tensor &self, at::IntArrayRef output_size, bool align_corners,
                               c10::optional<double> scales_h, c10::optional<double> scales_w)
 {
-    if (!reduced_cpu(self))
-        return at::upsample_bicubic2d(self, output_size, align_corners, scales_h, scales_w);
-    at::Tensor y = at::upsample_bicubic2d(self.to(at::kFloat), output_size, align_corners, scales_h, scales_w);
-    return y.to(self.scalar_type());
+    return resize_in_fp32(self, [&](const at::Tensor &x) {
+        return at::upsample_bicubic2d(x, output_size, align_corners, scales_h, scales_w);
+    });
 }
 
 }
@@ -174,8 +181,7 @@ int rewrite_block(torch::jit::Block *b)
             if (node->kind() == pair.first)
                 fast_op = &pair.second;
         /* only a functional node (one output) that resolved to a schema */
-        if (!fast_op || node->outputs().size() != 1 || !node->maybeSchema() ||
-            !node->maybeSchema()->arguments().size())
+        if (!fast_op || node->outputs().size() != 1 || !node->maybeSchema())
             continue;
         torch::jit::Node *fast = b->owningGraph()->create(*fast_op, node->inputs(), 1);
         fast->insertBefore(node);
