@@ -255,6 +255,24 @@ def md_table(headers, rows):
     return "\n".join(out)
 
 
+def matmul_gflops(threads, precision, size=2048, reps=5):
+    """GFLOP/s of torch.mm of two size x size matrices (fp32 or bf16) with `threads` threads, best
+    of `reps` after a warm-up: the reference the benchmarks hold a model's rate against."""
+    import torch
+    torch.set_num_threads(threads)
+    dt = torch.float32 if precision == "fp32" else torch.bfloat16
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(size, size, generator=g).to(dt)
+    b = torch.rand(size, size, generator=g).to(dt)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * size ** 3 / best / 1e9
+
+
 def median(v):
     v = sorted(v)
     n = len(v)
